@@ -1,0 +1,155 @@
+package builtins
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"github.com/mrsk-go/mrsk/config"
+	"github.com/mrsk-go/mrsk/executor"
+)
+
+func (rt *Runtime) accessory(name string) (*config.Accessory, error) {
+	var names []string
+	for _, a := range rt.Config.Accessories {
+		if a.Name == name {
+			return a, nil
+		}
+		names = append(names, a.Name)
+	}
+	return nil, fmt.Errorf("no accessory named %q in %s (have: %s)", name, rt.Config.File, strings.Join(names, ", "))
+}
+
+func (rt *Runtime) accessoryContainer(a *config.Accessory) string {
+	return rt.Config.Service + "-" + a.Name
+}
+
+func (rt *Runtime) accessoryDir(a *config.Accessory) string {
+	return path.Join(stateDir, "accessories", rt.accessoryContainer(a))
+}
+
+// publishArg turns "6379" into 6379:6379 and keeps "127.0.0.1:6379:6379".
+func publishArg(port string) string {
+	if !strings.Contains(port, ":") {
+		return port + ":" + port
+	}
+	return port
+}
+
+// accessory_run(name, host) starts accessory name on host: uploads its
+// files, creates its directories, writes its secret env file, and runs it on
+// the mrsk network (so the app reaches it by name) with its port published
+// on the host. An accessory already running is left alone.
+func bAccessoryBoot(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var name, host string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "host", &host); err != nil {
+		return nil, err
+	}
+	a, err := rt.accessory(name)
+	if err != nil {
+		return nil, err
+	}
+	ctr := rt.accessoryContainer(a)
+	dir := rt.accessoryDir(a)
+	for _, local := range sortedKeys(a.Files) {
+		content, err := os.ReadFile(filepath.Join(rt.Opts.ProjectRoot, local))
+		if err != nil {
+			return nil, fmt.Errorf("accessory %s: files: %w", a.Name, err)
+		}
+		c := uploadCommand(host, path.Join(dir, "files", path.Base(local)), content, "0644")
+		c.StdinNote = "(" + local + ")"
+		if _, err := rt.run(t, c); err != nil {
+			return nil, fmt.Errorf("accessory %s: upload %s: %w", a.Name, local, err)
+		}
+	}
+	var script []string
+	var stdin []byte
+	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", ctr, "--network", network, "--network-alias", a.Name, "--log-opt", "max-size=10m"}
+	if a.Port != "" {
+		words = append(words, "--publish", publishArg(a.Port))
+	}
+	for _, k := range sortedKeys(a.Env.Clear) {
+		words = append(words, "-e", k+"="+a.Env.Clear[k])
+	}
+	if len(a.Env.Secret) > 0 {
+		content, err := envFileContent(a.Env)
+		if err != nil {
+			return nil, fmt.Errorf("accessory %s: %w", a.Name, err)
+		}
+		f := path.Join(stateDir, "env", "accessories", ctr+".env")
+		script = append(script, uploadCommand(host, f, content, "0600").Line)
+		stdin = content
+		words = append(words, "--env-file", f)
+	}
+	for _, k := range sortedKeys(a.Labels) {
+		words = append(words, "--label", k+"="+a.Labels[k])
+	}
+	words = append(words, "--label", "service="+ctr)
+	var mounts []string
+	for _, local := range sortedKeys(a.Files) {
+		mounts = append(mounts, homePath(path.Join(dir, "files", path.Base(local)))+quote(":"+a.Files[local]))
+	}
+	for _, hostDir := range sortedKeys(a.Directories) {
+		p := path.Join(dir, "data", path.Clean("/" + hostDir)[1:])
+		script = append(script, "mkdir -p "+quote(p))
+		mounts = append(mounts, homePath(p)+quote(":"+a.Directories[hostDir]))
+	}
+	for _, v := range a.Volumes {
+		words = append(words, "--volume", v)
+	}
+	words = append(words, optionArgs(a.Options)...)
+	run := join(words...)
+	for _, m := range mounts {
+		run += " --volume " + m
+	}
+	run += " " + quote(a.Image)
+	if a.Cmd != "" {
+		cw, err := splitWords(a.Cmd)
+		if err != nil {
+			return nil, fmt.Errorf("accessory %s: cmd: %w", a.Name, err)
+		}
+		run += " " + join(cw...)
+	}
+	script = append(script, ensureNetwork,
+		fmt.Sprintf("if [ \"$(docker inspect -f '{{.State.Running}}' %s 2>/dev/null)\" = true ]; then echo running; else docker rm -f %s >/dev/null 2>&1; %s >/dev/null && echo started; fi", quote(ctr), quote(ctr), run))
+	res, err := rt.run(t, executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: stdin, StdinNote: "[REDACTED env file]"})
+	if err != nil {
+		return nil, fmt.Errorf("accessory %s: %w", a.Name, err)
+	}
+	status := strings.TrimSpace(res.Stdout)
+	if status != "" {
+		rt.Out.Line(host, "accessory "+a.Name+" "+status)
+	}
+	return starlark.String(status), nil
+}
+
+// accessory_rm(name, host) removes the accessory's container, image and
+// files on host.
+func bAccessoryRemove(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var name, host string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "host", &host); err != nil {
+		return nil, err
+	}
+	a, err := rt.accessory(name)
+	if err != nil {
+		return nil, err
+	}
+	ctr := rt.accessoryContainer(a)
+	line := join("docker", "rm", "-f", ctr) + " >/dev/null 2>&1; " + join("docker", "image", "rm", a.Image) + " >/dev/null 2>&1; " + join("rm", "-rf", rt.accessoryDir(a), path.Join(stateDir, "env", "accessories", ctr+".env"))
+	if _, err := rt.run(t, executor.Command{Host: host, Line: line}); err != nil {
+		return nil, fmt.Errorf("accessory %s: %w", a.Name, err)
+	}
+	return starlark.None, nil
+}

@@ -1,0 +1,296 @@
+package builtins
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/mrsk-go/mrsk/engine"
+	"github.com/mrsk-go/mrsk/executor"
+)
+
+// Module returns every builtin, to be predeclared in Starlark modules.
+func Module() starlark.StringDict {
+	fns := []struct {
+		name string
+		fn   func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
+	}{
+		{"log", bLog},
+		{"step", bStep},
+		{"sleep", bSleep},
+		{"ssh_run", bSSHRun},
+		{"local_run", bLocalRun},
+		{"upload", bUpload},
+		{"hook", bHook},
+		{"docker_login", bDockerLogin},
+		{"docker_logout", bDockerLogout},
+		{"docker_build", bDockerBuild},
+		{"docker_push", bDockerPush},
+		{"docker_pull", bDockerPull},
+		{"docker_run", bDockerRun},
+		{"docker_start", bDockerStart},
+		{"docker_stop", bDockerStop},
+		{"docker_rm", bDockerRm},
+		{"docker_ps", bDockerPs},
+		{"docker", bDocker},
+		{"prune_containers", bPruneContainers},
+		{"prune_images", bPruneImages},
+		{"traefik_ensure", bTraefikEnsure},
+		{"traefik_route", bTraefikRoute},
+		{"traefik_unroute", bTraefikUnroute},
+		{"wait_healthy", bWaitHealthy},
+		{"lock", bLock},
+		{"audit", bAudit},
+		{"audit_show", bAuditShow},
+		{"accessory_run", bAccessoryBoot},
+		{"accessory_rm", bAccessoryRemove},
+	}
+	d := starlark.StringDict{}
+	for _, f := range fns {
+		d[f.name] = starlark.NewBuiltin(f.name, f.fn)
+	}
+	return d
+}
+
+// log(*msgs, host="") prints a line, prefixed by host when given.
+func bLog(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var host string
+	if err := starlark.UnpackArgs(b.Name(), nil, kwargs, "host?", &host); err != nil {
+		return nil, err
+	}
+	parts := make([]string, len(args))
+	for i, a := range args {
+		if s, ok := starlark.AsString(a); ok {
+			parts[i] = s
+		} else {
+			parts[i] = a.String()
+		}
+	}
+	for _, line := range strings.Split(strings.TrimRight(strings.Join(parts, " "), "\n"), "\n") {
+		rt.Out.Always(host, line)
+	}
+	return starlark.None, nil
+}
+
+// step(title) announces the next step of a flow.
+func bStep(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var title string
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &title); err != nil {
+		return nil, err
+	}
+	rt.Out.Step(title)
+	return starlark.None, nil
+}
+
+// sleep(seconds) waits, and wakes early when the flow is cancelled.
+func bSleep(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var v starlark.Value
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &v); err != nil {
+		return nil, err
+	}
+	secs, err := seconds(v, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	if rt.Exec.DryRun() {
+		rt.Out.Always("", fmt.Sprintf("(wait %gs)", secs))
+		return starlark.None, nil
+	}
+	ctx := engine.ContextOf(t)
+	select {
+	case <-time.After(time.Duration(secs * float64(time.Second))):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return starlark.None, nil
+}
+
+func cmdLine(v starlark.Value) (string, error) {
+	if s, ok := starlark.AsString(v); ok {
+		return s, nil // a string is shell syntax the caller wrote
+	}
+	args, err := toStrings(v)
+	if err != nil {
+		return "", err
+	}
+	return join(args...), nil
+}
+
+func resultValue(r executor.Result) starlark.Value {
+	return mkstruct(starlark.StringDict{
+		"stdout": starlark.String(r.Stdout),
+		"stderr": starlark.String(r.Stderr),
+		"code":   starlark.MakeInt(r.Code),
+		"ok":     starlark.Bool(r.Code == 0),
+	})
+}
+
+// ssh_run(host, cmd, stdin=None, stream=True, check=True) runs cmd on host.
+// cmd is a list of words (each quoted) or a string of shell syntax.
+func bSSHRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var host string
+	var cmd starlark.Value
+	var stdin starlark.Value = starlark.None
+	stream, check := true, true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "cmd", &cmd, "stdin?", &stdin, "stream?", &stream, "check?", &check); err != nil {
+		return nil, err
+	}
+	return runCommand(t, rt, b, host, cmd, stdin, stream, check, nil)
+}
+
+// local_run(cmd, stdin=None, stream=True, check=True, env={}) runs cmd on
+// this machine, in the project directory (builds, hooks).
+func bLocalRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var cmd starlark.Value
+	var stdin starlark.Value = starlark.None
+	env := &starlark.Dict{}
+	stream, check := true, true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "cmd", &cmd, "stdin?", &stdin, "stream?", &stream, "check?", &check, "env?", &env); err != nil {
+		return nil, err
+	}
+	var envs []string
+	for _, kv := range env.Items() {
+		k, _ := starlark.AsString(kv[0])
+		v, ok := starlark.AsString(kv[1])
+		if !ok {
+			return nil, fmt.Errorf("%s: env values must be strings", b.Name())
+		}
+		envs = append(envs, k+"="+v)
+	}
+	return runCommand(t, rt, b, "", cmd, stdin, stream, check, envs)
+}
+
+func runCommand(t *starlark.Thread, rt *Runtime, b *starlark.Builtin, host string, cmd, stdin starlark.Value, stream, check bool, env []string) (starlark.Value, error) {
+	line, err := cmdLine(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("%s: cmd: %w", b.Name(), err)
+	}
+	c := executor.Command{Host: host, Line: line, Stream: stream, Env: env}
+	if host == "" {
+		c.Dir = rt.Opts.ProjectRoot
+	}
+	if stdin != starlark.None {
+		s, ok := starlark.AsString(stdin)
+		if !ok {
+			return nil, fmt.Errorf("%s: stdin must be a string", b.Name())
+		}
+		c.Stdin = []byte(s)
+		c.StdinNote = fmt.Sprintf("(%d bytes)", len(s))
+	}
+	res, err := rt.run(t, c)
+	if err != nil && (check || res.Code == 0) {
+		return nil, err
+	}
+	return resultValue(res), nil
+}
+
+// upload(host, path, content, mode="0644") writes a file on host atomically
+// (temporary file, then rename). The content travels on stdin.
+func bUpload(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var host, p, content string
+	mode := "0644"
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "path", &p, "content", &content, "mode?", &mode); err != nil {
+		return nil, err
+	}
+	c := uploadCommand(host, p, []byte(content), mode)
+	c.StdinNote = fmt.Sprintf("(%d bytes)", len(content))
+	if _, err := rt.run(t, c); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
+}
+
+// uploadCommand writes content to p on host: created with umask 077 so a
+// secret is never readable by others, even for a moment.
+func uploadCommand(host, p string, content []byte, mode string) executor.Command {
+	tmp := p + ".tmp"
+	line := fmt.Sprintf("umask 077 && mkdir -p %s && cat > %s && chmod %s %s && mv %s %s",
+		quote(path.Dir(p)), quote(tmp), quote(mode), quote(tmp), quote(tmp), quote(p))
+	return executor.Command{Host: host, Line: line, Stdin: content}
+}
+
+// hook(name, *args) calls the project's hook function `name` when
+// config/deploy.star defines it, then runs the executable
+// .mrsk/hooks/<name with dashes> when present (Kamal's hook files).
+func bHook(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) < 1 {
+		return nil, fmt.Errorf("%s: missing hook name", b.Name())
+	}
+	name, ok := starlark.AsString(args[0])
+	if !ok {
+		return nil, fmt.Errorf("%s: hook name must be a string", b.Name())
+	}
+	if fn, ok := engine.FromThread(t).Project(name).(starlark.Callable); ok {
+		rt.Out.Line("", "hook "+name)
+		if _, err := starlark.Call(t, fn, args[1:], kwargs); err != nil {
+			return nil, err
+		}
+	}
+	if rt.Opts.HooksDir == "" {
+		return starlark.None, nil
+	}
+	file := filepath.Join(rt.Opts.HooksDir, strings.ReplaceAll(name, "_", "-"))
+	st, err := os.Stat(file)
+	if err != nil || st.IsDir() || st.Mode()&0o111 == 0 {
+		return starlark.None, nil
+	}
+	rel, _ := filepath.Rel(rt.Opts.ProjectRoot, file)
+	c := executor.Command{Line: quote("./" + filepath.ToSlash(rel)), Stream: true, Dir: rt.Opts.ProjectRoot, Env: rt.hookEnv()}
+	if _, err := rt.run(t, c); err != nil {
+		return nil, fmt.Errorf("hook %s: %w", name, err)
+	}
+	return starlark.None, nil
+}
+
+// hookEnv is what Kamal passes its hook files, with MRSK_ names.
+func (rt *Runtime) hookEnv() []string {
+	_, hosts, _ := rt.selectRoles()
+	var roles []string
+	rs, _, _ := rt.selectRoles()
+	for _, r := range rs {
+		roles = append(roles, r.Name)
+	}
+	return []string{
+		"MRSK_VERSION=" + rt.Opts.Version,
+		"MRSK_SERVICE_VERSION=" + rt.Config.Service + "@" + rt.Opts.Version,
+		"MRSK_HOSTS=" + strings.Join(hosts, ","),
+		"MRSK_ROLES=" + strings.Join(roles, ","),
+		"MRSK_PERFORMER=" + rt.Opts.Performer,
+		"MRSK_DESTINATION=" + rt.Config.Destination,
+		"MRSK_COMMAND=" + rt.Opts.Command,
+		"MRSK_RECORDED_AT=" + rt.Now().UTC().Format(time.RFC3339),
+	}
+}

@@ -1,0 +1,174 @@
+package builtins
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/mrsk-go/mrsk/engine"
+	"github.com/mrsk-go/mrsk/executor"
+)
+
+// probeEvery is how often a new container is probed. The configured
+// interval only sets the deadline (interval x max_attempts), so a fast app
+// is switched to as soon as it answers.
+const probeEvery = 100 * time.Millisecond
+
+func (rt *Runtime) healthDeadline() time.Duration {
+	h := rt.Config.Healthcheck
+	if h.Timeout > 0 {
+		return h.Timeout
+	}
+	d := h.Interval * time.Duration(h.MaxAttempts)
+	if d <= 0 {
+		d = 30 * time.Second
+	}
+	return d
+}
+
+// wait_healthy(host, container, http=True) waits until container answers
+// its health check: an HTTP GET of healthcheck.path on healthcheck.port,
+// made from the host's side through the SSH connection (no curl needed in
+// the image), or healthcheck.cmd run in the container when set. With
+// http=False it only checks the container keeps running for
+// readiness_delay. A container that exits is noticed at once (a `docker
+// wait` runs alongside). On failure the container is removed, its last log
+// lines are printed, and the call fails.
+func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var host string
+	var ctr starlark.Value
+	useHTTP := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "container", &ctr, "http?", &useHTTP); err != nil {
+		return nil, err
+	}
+	id, name, ip := attr(ctr, "id"), attr(ctr, "name"), attr(ctr, "ip")
+	if id == "" {
+		id = name
+	}
+	h := rt.Config.Healthcheck
+	target := fmt.Sprintf("GET http://%s:%d%s", name, h.Port, h.Path)
+	switch {
+	case h.Cmd != "":
+		target = "docker exec " + name + " " + h.Cmd
+	case !useHTTP:
+		target = fmt.Sprintf("%s keeps running for %s", name, rt.Config.ReadinessDelay)
+	}
+	if rt.Exec.DryRun() {
+		rt.Out.Always(host, "(wait until healthy: "+target+")")
+		return starlark.Float(0), nil
+	}
+	start := time.Now()
+	parent := engine.ContextOf(t)
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+
+	exited := make(chan string, 1)
+	go func() {
+		res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "wait", id)})
+		if err == nil {
+			exited <- strings.TrimSpace(res.Stdout)
+		}
+	}()
+
+	var last error
+	switch {
+	case h.Cmd != "":
+		last = rt.pollUntil(ctx, exited, func() error {
+			_, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "exec", id, "sh", "-c", h.Cmd)})
+			return err
+		})
+	case !useHTTP:
+		select {
+		case code := <-exited:
+			last = fmt.Errorf("container exited with status %s", code)
+		case <-time.After(rt.Config.ReadinessDelay):
+		case <-ctx.Done():
+			last = ctx.Err()
+		}
+	default:
+		if ip == "" {
+			last = fmt.Errorf("container has no address on the %s network", network)
+			break
+		}
+		client := rt.httpClient(host)
+		url := "http://" + net.JoinHostPort(ip, strconv.Itoa(h.Port)) + h.Path
+		last = rt.pollUntil(ctx, exited, func() error { return probe(ctx, client, url) })
+	}
+	if last == nil {
+		return starlark.Float(time.Since(start).Seconds()), nil
+	}
+	if parent.Err() != nil {
+		// Interrupted: leave the decision to the flow's cleanup; still do
+		// not leave a half-started container behind.
+		cctx, ccancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer ccancel()
+		_, _ = rt.Exec.Run(cctx, executor.Command{Host: host, Line: join("docker", "rm", "-f", id) + " >/dev/null"})
+		return nil, parent.Err()
+	}
+	// Abandon the container: show why, then remove it.
+	res, _ := rt.Exec.Run(parent, executor.Command{Host: host, Line: join("docker", "logs", "--tail", "20", id) + " 2>&1; " + join("docker", "rm", "-f", id) + " >/dev/null"})
+	if logs := strings.TrimSpace(res.Stdout); logs != "" {
+		rt.Out.Always(host, "last log lines of "+name+":")
+		for _, l := range strings.Split(logs, "\n") {
+			rt.Out.Always(host, "  "+l)
+		}
+	}
+	return nil, fmt.Errorf("on %s: %s did not become healthy (%s): %v; removed it", host, name, target, last)
+}
+
+// pollUntil calls check until it succeeds, the container exits, or the
+// health deadline passes; it returns the last failure.
+func (rt *Runtime) pollUntil(ctx context.Context, exited <-chan string, check func() error) error {
+	deadline := time.NewTimer(rt.healthDeadline())
+	defer deadline.Stop()
+	var last error
+	for {
+		if last = check(); last == nil {
+			return nil
+		}
+		select {
+		case code := <-exited:
+			return fmt.Errorf("container exited with status %s", code)
+		case <-deadline.C:
+			return fmt.Errorf("gave up after %s: %w", rt.healthDeadline(), last)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(probeEvery):
+		}
+	}
+}
+
+func probe(ctx context.Context, client *http.Client, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			return op
+		}
+		return err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("%s answered %s", url, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,366 @@
+// Package builtins holds the Go functions that Starlark flows call: running
+// commands on hosts, the Docker and Traefik steps, health checks, the deploy
+// lock and the audit log. Every remote value is shell-quoted here; secrets
+// travel only through stdin.
+package builtins
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"github.com/mrsk-go/mrsk/config"
+	"github.com/mrsk-go/mrsk/engine"
+	"github.com/mrsk-go/mrsk/executor"
+	"github.com/mrsk-go/mrsk/output"
+)
+
+// LocalRuntime is the thread-local key under which builtins find their Runtime.
+const LocalRuntime = "mrsk.runtime"
+
+// Options are what the command line adds to the config for one run.
+type Options struct {
+	Version     string   // image tag to deploy
+	Performer   string   // who runs mrsk (git user or $USER)
+	Hosts       []string // -H filter (patterns with *), empty: all
+	Roles       []string // -r filter (patterns with *), empty: all
+	Verbose     bool
+	Args        map[string]starlark.Value // command options exposed as ctx.options
+	Command     string                    // the mrsk command line, for the audit log
+	HooksDir    string                    // .mrsk/hooks of the project
+	ProjectRoot string
+}
+
+// Runtime is shared by every builtin of one mrsk run.
+type Runtime struct {
+	Config *config.Config
+	Exec   executor.Executor
+	Out    *output.Printer
+	Opts   Options
+	Now    func() time.Time
+
+	mu         sync.Mutex
+	cleanups   []cleanup
+	traefikIPs map[string]string
+	notes      map[string]bool
+	lockHeld   bool
+}
+
+type cleanup struct {
+	key string
+	fn  func(context.Context) error
+}
+
+// NewRuntime wires a Runtime.
+func NewRuntime(cfg *config.Config, ex executor.Executor, out *output.Printer, opts Options) *Runtime {
+	return &Runtime{Config: cfg, Exec: ex, Out: out, Opts: opts, Now: time.Now, traefikIPs: map[string]string{}, notes: map[string]bool{}}
+}
+
+func runtimeOf(t *starlark.Thread) (*Runtime, error) {
+	rt, ok := t.Local(LocalRuntime).(*Runtime)
+	if !ok {
+		return nil, fmt.Errorf("mrsk builtins need a runtime on the thread")
+	}
+	return rt, nil
+}
+
+// onExit registers fn to run when the flow ends, however it ends (success,
+// error, Ctrl-C). A later registration with the same key replaces it.
+func (rt *Runtime) onExit(key string, fn func(context.Context) error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.dropLocked(key)
+	rt.cleanups = append(rt.cleanups, cleanup{key, fn})
+}
+
+func (rt *Runtime) dropExit(key string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.dropLocked(key)
+}
+
+func (rt *Runtime) dropLocked(key string) {
+	kept := rt.cleanups[:0]
+	for _, c := range rt.cleanups {
+		if c.key != key {
+			kept = append(kept, c)
+		}
+	}
+	rt.cleanups = kept
+}
+
+// RunCleanups runs what flows registered to undo on exit (the deploy lock),
+// last registered first. ctx must not be the cancelled flow context.
+func (rt *Runtime) RunCleanups(ctx context.Context) error {
+	rt.mu.Lock()
+	cs := rt.cleanups
+	rt.cleanups = nil
+	rt.mu.Unlock()
+	var first error
+	for i := len(cs) - 1; i >= 0; i-- {
+		if err := cs[i].fn(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// noteOnce prints a line the first time key is seen.
+func (rt *Runtime) noteOnce(key, host, msg string) {
+	rt.mu.Lock()
+	seen := rt.notes[key]
+	rt.notes[key] = true
+	rt.mu.Unlock()
+	if !seen {
+		rt.Out.Line(host, msg)
+	}
+}
+
+// run executes a command and turns a failure into an error naming host and command.
+func (rt *Runtime) run(t *starlark.Thread, c executor.Command) (executor.Result, error) {
+	return rt.Exec.Run(engine.ContextOf(t), c)
+}
+
+// Names -----------------------------------------------------------------
+
+// Repository is the image name without tag, with the registry server.
+func (rt *Runtime) Repository() string {
+	c := rt.Config
+	if c.Registry.Server != "" && !strings.HasPrefix(c.Image, c.Registry.Server+"/") {
+		return c.Registry.Server + "/" + c.Image
+	}
+	return c.Image
+}
+
+// ImageRef is the image of the version being deployed.
+func (rt *Runtime) ImageRef(version string) string { return rt.Repository() + ":" + version }
+
+// ContainerName is <service>-<role>-<version>, or with the destination:
+// <service>-<role>-<destination>-<version>, so two destinations on one host
+// never collide.
+func (rt *Runtime) ContainerName(role, version string) string {
+	parts := []string{rt.Config.Service, role}
+	if rt.Config.Destination != "" {
+		parts = append(parts, rt.Config.Destination)
+	}
+	return strings.Join(append(parts, version), "-")
+}
+
+// roleKey names per-role files: the route file and env file.
+func (rt *Runtime) roleKey(role string) string {
+	if rt.Config.Destination != "" {
+		return rt.Config.Service + "-" + role + "-" + rt.Config.Destination
+	}
+	return rt.Config.Service + "-" + role
+}
+
+const stateDir = ".mrsk"
+
+func (rt *Runtime) envFile(role string) string {
+	return path.Join(stateDir, "env", "roles", rt.roleKey(role)+".env")
+}
+
+// Context ---------------------------------------------------------------
+
+// NewContext builds the frozen ctx struct handed to every flow.
+func (rt *Runtime) NewContext() (*starlarkstruct.Struct, error) {
+	c, o := rt.Config, rt.Opts
+	roles, hosts, err := rt.selectRoles()
+	if err != nil {
+		return nil, err
+	}
+	var roleVals []starlark.Value
+	for _, r := range roles {
+		roleVals = append(roleVals, roleStruct(r, r.Name == c.PrimaryRole))
+	}
+	var accs []starlark.Value
+	for _, a := range c.Accessories {
+		accs = append(accs, mkstruct(starlark.StringDict{
+			"name":  starlark.String(a.Name),
+			"image": starlark.String(a.Image),
+			"hosts": strList(a.Hosts),
+			"port":  starlark.String(a.Port),
+		}))
+	}
+	options := starlark.StringDict{}
+	for k, v := range o.Args {
+		options[k] = v
+	}
+	primaryHost := c.PrimaryHost()
+	ctx := mkstruct(starlark.StringDict{
+		"service":      starlark.String(c.Service),
+		"image":        starlark.String(rt.Repository()),
+		"image_ref":    starlark.String(rt.ImageRef(o.Version)),
+		"version":      starlark.String(o.Version),
+		"destination":  starlark.String(c.Destination),
+		"performer":    starlark.String(o.Performer),
+		"hosts":        strList(hosts),
+		"primary_host": starlark.String(primaryHost),
+		"primary_role": starlark.String(c.PrimaryRole),
+		"roles":        starlark.NewList(roleVals),
+		"accessories":  starlark.NewList(accs),
+		"registry": mkstruct(starlark.StringDict{
+			"server":   starlark.String(c.Registry.Server),
+			"username": secretValue{c.Registry.Username},
+			"password": secretValue{c.Registry.Password},
+		}),
+		"traefik": mkstruct(starlark.StringDict{
+			"image":     starlark.String(c.Traefik.Image),
+			"host_port": starlark.MakeInt(c.Traefik.HostPort),
+		}),
+		"healthcheck": mkstruct(starlark.StringDict{
+			"path":         starlark.String(c.Healthcheck.Path),
+			"port":         starlark.MakeInt(c.Healthcheck.Port),
+			"interval":     starlark.Float(c.Healthcheck.Interval.Seconds()),
+			"max_attempts": starlark.MakeInt(c.Healthcheck.MaxAttempts),
+			"cmd":          starlark.String(c.Healthcheck.Cmd),
+		}),
+		"boot": mkstruct(starlark.StringDict{
+			"limit": starlark.String(c.Boot.Limit),
+			"wait":  starlark.Float(c.Boot.Wait.Seconds()),
+		}),
+		"retain_containers": starlark.MakeInt(c.RetainContainers),
+		"stop_wait_time":    starlark.Float(c.StopWaitTime.Seconds()),
+		"dry_run":           starlark.Bool(rt.Exec.DryRun()),
+		"verbose":           starlark.Bool(o.Verbose),
+		"options":           mkstruct(options),
+	})
+	ctx.Freeze()
+	return ctx, nil
+}
+
+func roleStruct(r *config.Role, primary bool) starlark.Value {
+	return mkstruct(starlark.StringDict{
+		"name":    starlark.String(r.Name),
+		"hosts":   strList(r.Hosts),
+		"cmd":     starlark.String(r.Cmd),
+		"traefik": starlark.Bool(r.Traefik),
+		"primary": starlark.Bool(primary),
+	})
+}
+
+// selectRoles applies the -r and -H filters; the primary role comes first
+// so other roles boot only after it is healthy.
+func (rt *Runtime) selectRoles() ([]*config.Role, []string, error) {
+	c, o := rt.Config, rt.Opts
+	var roles []*config.Role
+	seen := map[string]bool{}
+	var hosts []string
+	ordered := append([]*config.Role(nil), c.Roles...)
+	sort.SliceStable(ordered, func(i, j int) bool {
+		return ordered[i].Name == c.PrimaryRole && ordered[j].Name != c.PrimaryRole
+	})
+	for _, r := range ordered {
+		if len(o.Roles) > 0 && !matchAny(o.Roles, r.Name) {
+			continue
+		}
+		var hs []string
+		for _, h := range r.Hosts {
+			if len(o.Hosts) == 0 || matchAny(o.Hosts, h) {
+				hs = append(hs, h)
+			}
+		}
+		if len(hs) == 0 {
+			continue
+		}
+		cp := *r
+		cp.Hosts = hs
+		roles = append(roles, &cp)
+		for _, h := range hs {
+			if !seen[h] {
+				seen[h] = true
+				hosts = append(hosts, h)
+			}
+		}
+	}
+	if len(roles) == 0 {
+		return nil, nil, fmt.Errorf("no hosts match --roles %s --hosts %s", strings.Join(o.Roles, ","), strings.Join(o.Hosts, ","))
+	}
+	return roles, hosts, nil
+}
+
+// matchAny reports whether s matches one of the patterns (with * wildcards).
+func matchAny(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, s); ok || p == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Starlark values -------------------------------------------------------
+
+func mkstruct(d starlark.StringDict) *starlarkstruct.Struct {
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, d)
+}
+
+func strList(ss []string) *starlark.List {
+	vs := make([]starlark.Value, len(ss))
+	for i, s := range ss {
+		vs[i] = starlark.String(s)
+	}
+	return starlark.NewList(vs)
+}
+
+// secretValue exposes a secret to Starlark without any way to read it: it
+// prints as [REDACTED], so a hook that logs ctx cannot leak it.
+type secretValue struct{ s config.Secret }
+
+func (v secretValue) String() string {
+	if v.s.IsZero() {
+		return `""`
+	}
+	return "[REDACTED]"
+}
+func (v secretValue) Type() string          { return "secret" }
+func (v secretValue) Freeze()               {}
+func (v secretValue) Truth() starlark.Bool  { return starlark.Bool(!v.s.IsZero()) }
+func (v secretValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: secret") }
+
+// strings turns a Starlark string or list of strings into Go strings.
+func toStrings(v starlark.Value) ([]string, error) {
+	if s, ok := starlark.AsString(v); ok {
+		return []string{s}, nil
+	}
+	it, ok := v.(starlark.Iterable)
+	if !ok {
+		return nil, fmt.Errorf("want a string or a list of strings, got %s", v.Type())
+	}
+	var out []string
+	iter := it.Iterate()
+	defer iter.Done()
+	var x starlark.Value
+	for iter.Next(&x) {
+		s, ok := starlark.AsString(x)
+		if !ok {
+			return nil, fmt.Errorf("want a list of strings, got an element of type %s", x.Type())
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func engineCtx(t *starlark.Thread) context.Context { return engine.ContextOf(t) }
+
+// seconds reads an int or float number of seconds; None gives def.
+func seconds(v starlark.Value, def float64) (float64, error) {
+	if v == nil || v == starlark.None {
+		return def, nil
+	}
+	f, ok := starlark.AsFloat(v)
+	if !ok {
+		return 0, fmt.Errorf("want a number of seconds, got %s", v.Type())
+	}
+	if f < 0 {
+		return 0, fmt.Errorf("want a number of seconds >= 0, got %v", f)
+	}
+	return f, nil
+}

@@ -1,0 +1,313 @@
+package builtins
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/mrsk-go/mrsk/engine"
+	"github.com/mrsk-go/mrsk/executor"
+)
+
+// Traefik on each host routes by files mrsk writes (the file provider), not
+// by container labels: labels cannot change on a running container, so they
+// cannot take an old container out of rotation before it stops. The API
+// (entry point "traefik", never published) confirms each switch.
+const (
+	traefikName    = "traefik"
+	routeDir       = stateDir + "/traefik/dynamic"
+	traefikAPIPort = "8080"
+)
+
+func (rt *Runtime) traefikArgs() []string {
+	c := rt.Config.Traefik
+	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", traefikName, "--network", network,
+		"--publish", fmt.Sprintf("%d:80", c.HostPort),
+		"--volume", "ROUTES:/etc/traefik/dynamic:ro",
+		"--volume", "/var/run/docker.sock:/var/run/docker.sock:ro",
+		"--log-opt", "max-size=10m"}
+	for _, k := range sortedKeys(c.Env.Clear) {
+		words = append(words, "-e", k+"="+c.Env.Clear[k])
+	}
+	for _, k := range sortedKeys(c.Labels) {
+		words = append(words, "--label", k+"="+c.Labels[k])
+	}
+	words = append(words, optionArgs(c.Options)...)
+	words = append(words, c.Image,
+		"--entrypoints.web.address=:80",
+		"--entrypoints.traefik.address=:"+traefikAPIPort,
+		"--providers.file.directory=/etc/traefik/dynamic",
+		"--providers.file.watch=true",
+		"--providers.docker=true",
+		"--providers.docker.exposedByDefault=false",
+		"--providers.providersThrottleDuration=500ms",
+		"--api=true", "--api.insecure=true", "--api.dashboard=false",
+		"--ping=true",
+		"--global.checknewversion=false", "--global.sendanonymoususage=false")
+	for _, k := range sortedKeys(c.Args) {
+		v := c.Args[k]
+		if v == nil {
+			words = append(words, "--"+k)
+		} else {
+			words = append(words, fmt.Sprintf("--%s=%v", k, v))
+		}
+	}
+	return words
+}
+
+// traefikCommand is the docker run line for Traefik and the hash of its
+// configuration; the hash, as a label, tells whether a running Traefik has
+// the configuration we want.
+func (rt *Runtime) traefikCommand() (string, string) {
+	words := rt.traefikArgs()
+	sum := sha256.Sum256([]byte(strings.Join(words, "\x00")))
+	hash := hex.EncodeToString(sum[:6])
+	var out []string
+	for i, w := range words {
+		if i > 0 && words[i-1] == "--volume" && strings.HasPrefix(w, "ROUTES:") {
+			out = append(out, homePath(routeDir)+quote(strings.TrimPrefix(w, "ROUTES")))
+			continue
+		}
+		out = append(out, quote(w))
+	}
+	line := strings.Join(out[:3], " ") + " --label " + quote("mrsk.config="+hash) + " " + strings.Join(out[3:], " ")
+	return line, hash
+}
+
+// traefik_ensure(host, reboot=False) makes sure Traefik runs on host with
+// our configuration: starts it when absent, leaves it when it matches, and
+// says how to reboot it when the configuration changed. Returns "started",
+// "running", "changed" or "rebooted".
+func bTraefikEnsure(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var host string
+	reboot := false
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "reboot?", &reboot); err != nil {
+		return nil, err
+	}
+	run, hash := rt.traefikCommand()
+	var s []string
+	s = append(s, "mkdir -p "+quote(routeDir), ensureNetwork)
+	if reboot {
+		s = append(s, "docker rm -f "+traefikName+" >/dev/null 2>&1 || true")
+	}
+	s = append(s,
+		`cur=$(docker inspect -f '{{index .Config.Labels "mrsk.config"}} {{.State.Running}}' `+traefikName+` 2>/dev/null || true)`,
+		`case "$cur" in "") `+run+` >/dev/null && echo started ;; "`+hash+` true") echo running ;; "`+hash+` false") docker start `+traefikName+` >/dev/null && echo started ;; *) echo changed ;; esac`,
+		join("docker", "inspect", "-f", inspectFormat, traefikName),
+	)
+	res, err := rt.run(t, executor.Command{Host: host, Line: strings.Join(s, "; ")})
+	if err != nil {
+		return nil, fmt.Errorf("traefik: %w", err)
+	}
+	if rt.Exec.DryRun() {
+		return starlark.String("started"), nil
+	}
+	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	status := strings.TrimSpace(lines[0])
+	_, ip := parseInspect(res.Stdout)
+	rt.mu.Lock()
+	rt.traefikIPs[host] = ip
+	rt.mu.Unlock()
+	switch status {
+	case "changed":
+		rt.Out.Line(host, "Traefik runs with another configuration; apply it with `mrsk traefik reboot` (it drops connections briefly)")
+	case "started":
+		if reboot {
+			status = "rebooted"
+		}
+		rt.Out.Line(host, "Traefik "+status)
+	}
+	return starlark.String(status), nil
+}
+
+func (rt *Runtime) routeKey(role string) string { return rt.roleKey(role) }
+
+func (rt *Runtime) routeFile(role string) string {
+	return path.Join(routeDir, rt.routeKey(role)+".yml")
+}
+
+// routeYAML routes every request on the web entry point to one server.
+func routeYAML(key, url string) string {
+	return fmt.Sprintf(`# Written by mrsk: do not edit, the next deploy rewrites it.
+http:
+  routers:
+    %[1]s:
+      rule: "PathPrefix(`+"`/`"+`)"
+      entryPoints: ["web"]
+      service: %[1]s
+  services:
+    %[1]s:
+      loadBalancer:
+        servers:
+          - url: "%[2]s"
+`, key, url)
+}
+
+// traefik_route(host, role, container) points role's route on host at
+// container (atomically: temp file, rename), then waits until Traefik's API
+// shows the service routing to that container only. Returns the seconds the
+// switch took.
+func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var host, role string
+	var ctr starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &role, "container", &ctr); err != nil {
+		return nil, err
+	}
+	ip := attr(ctr, "ip")
+	if ip == "" {
+		return nil, fmt.Errorf("%s: container %s on %s has no address on the %s network", b.Name(), attr(ctr, "name"), host, network)
+	}
+	start := time.Now()
+	key := rt.routeKey(role)
+	url := fmt.Sprintf("http://%s:%d", ip, rt.Config.Healthcheck.Port)
+	c := uploadCommand(host, rt.routeFile(role), []byte(routeYAML(key, url)), "0644")
+	c.StdinNote = "(route " + key + " -> " + attr(ctr, "name") + ")"
+	if _, err := rt.run(t, c); err != nil {
+		return nil, fmt.Errorf("route %s: %w", key, err)
+	}
+	if rt.Exec.DryRun() {
+		rt.Out.Always(host, fmt.Sprintf("(wait until Traefik routes %s to %s only)", key, attr(ctr, "name")))
+		return starlark.Float(0), nil
+	}
+	if err := rt.confirmRoute(t, host, key, url); err != nil {
+		return nil, err
+	}
+	return starlark.Float(time.Since(start).Seconds()), nil
+}
+
+// confirmRoute polls Traefik's API through the SSH connection until service
+// key@file has exactly one server, url.
+func (rt *Runtime) confirmRoute(t *starlark.Thread, host, key, url string) error {
+	ctx, cancel := context.WithTimeout(engine.ContextOf(t), 30*time.Second)
+	defer cancel()
+	client := rt.httpClient(host)
+	var last string
+	for {
+		ip, err := rt.traefikIP(t, host)
+		if err == nil {
+			var servers []string
+			servers, err = traefikServers(ctx, client, ip, key)
+			if err == nil && len(servers) == 1 && servers[0] == url {
+				return nil
+			}
+			if err == nil {
+				last = fmt.Sprintf("servers %v", servers)
+			}
+		}
+		if err != nil {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			if engine.ContextOf(t).Err() != nil {
+				return engine.ContextOf(t).Err()
+			}
+			return fmt.Errorf("on %s: Traefik did not route %s to %s within 30s (last seen: %s)", host, key, url, last)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func traefikServers(ctx context.Context, client *http.Client, ip, key string) ([]string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(ip, traefikAPIPort)+"/api/http/services/"+key+"@file", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("traefik API: %s", resp.Status)
+	}
+	var svc struct {
+		LoadBalancer struct {
+			Servers []struct {
+				URL string `json:"url"`
+			} `json:"servers"`
+		} `json:"loadBalancer"`
+	}
+	if err := json.Unmarshal(body, &svc); err != nil {
+		return nil, fmt.Errorf("traefik API: %w", err)
+	}
+	var urls []string
+	for _, s := range svc.LoadBalancer.Servers {
+		urls = append(urls, s.URL)
+	}
+	return urls, nil
+}
+
+// traefikIP is Traefik's address on the mrsk network of host.
+func (rt *Runtime) traefikIP(t *starlark.Thread, host string) (string, error) {
+	rt.mu.Lock()
+	ip := rt.traefikIPs[host]
+	rt.mu.Unlock()
+	if ip != "" {
+		return ip, nil
+	}
+	res, err := rt.run(t, executor.Command{Host: host, Line: join("docker", "inspect", "-f", inspectFormat, traefikName)})
+	if err != nil {
+		return "", fmt.Errorf("traefik is not running on %s (run mrsk traefik boot): %w", host, err)
+	}
+	_, ip = parseInspect(res.Stdout)
+	if ip == "" {
+		return "", fmt.Errorf("traefik on %s is not on the %s network", host, network)
+	}
+	rt.mu.Lock()
+	rt.traefikIPs[host] = ip
+	rt.mu.Unlock()
+	return ip, nil
+}
+
+// traefik_unroute(host, role) removes role's route on host.
+func bTraefikUnroute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var host, role string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &role); err != nil {
+		return nil, err
+	}
+	if _, err := rt.run(t, executor.Command{Host: host, Line: join("rm", "-f", rt.routeFile(role))}); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
+}
+
+// httpClient makes HTTP requests from host's side, through its SSH
+// connection: neither the image nor the host needs curl.
+func (rt *Runtime) httpClient(host string) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+				return rt.Exec.Dial(ctx, host, addr)
+			},
+			DisableKeepAlives: true,
+		},
+		Timeout: 5 * time.Second,
+	}
+}

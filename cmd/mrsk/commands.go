@@ -1,0 +1,272 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/alecthomas/kong"
+
+	"go.starlark.net/starlark"
+)
+
+// Globals are the flags every command takes.
+type Globals struct {
+	ConfigFile  string `short:"c" default:"config/deploy.yml" help:"Config file."`
+	Destination string `short:"d" help:"Destination: merges config/deploy.<destination>.yml."`
+	Hosts       string `short:"H" help:"Only these hosts (comma list, * wildcards)."`
+	Roles       string `short:"r" help:"Only these roles (comma list, * wildcards)."`
+	Version     string `help:"Version (image tag) to act on; default: the git HEAD sha."`
+	Verbose     bool   `short:"v" help:"Print each remote command as it runs."`
+	Quiet       bool   `short:"q" help:"Print only errors and requested output."`
+	DryRun      bool   `name:"dry-run" help:"Connect to nothing; print the commands each host would run."`
+}
+
+// CLI is the command tree.
+type CLI struct {
+	Globals
+
+	Init     InitCmd     `cmd:"" help:"Create config/deploy.yml, config/deploy.star and .env."`
+	Deploy   DeployCmd   `cmd:"" help:"Build, push and deploy the app to every host."`
+	Redeploy RedeployCmd `cmd:"" help:"Deploy without touching Traefik or accessories."`
+	Rollback RollbackCmd `cmd:"" help:"Switch back to a kept older version (no pull)."`
+	Setup    SetupCmd    `cmd:"" help:"Boot accessories, then deploy."`
+	Prune    PruneCmd    `cmd:"" help:"Remove old containers and images."`
+	Remove   RemoveCmd   `cmd:"" help:"Remove the app, accessories and Traefik from the hosts."`
+	Info     simple      `cmd:"" aliases:"details" help:"Show Traefik and app containers per host."`
+	Config   ConfigCmd   `cmd:"" help:"Print the resolved configuration (secrets redacted)."`
+	Audit    simple      `cmd:"" help:"Show the audit log of each host."`
+	Version  VersionCmd  `cmd:"" help:"Print mrsk's version."`
+
+	App       AppCmd       `cmd:"" help:"Manage app containers."`
+	Traefik   TraefikCmd   `cmd:"" help:"Manage Traefik."`
+	Accessory AccessoryCmd `cmd:"" help:"Manage accessories (databases, caches...)."`
+	Build     BuildCmd     `cmd:"" help:"Build and push images."`
+	Registry  RegistryCmd  `cmd:"" help:"Log in to and out of the registry."`
+	Lock      LockCmd      `cmd:"" help:"Manage the deploy lock."`
+}
+
+// DeployCmd is `mrsk deploy`.
+type DeployCmd struct {
+	SkipPush bool `help:"Deploy an image already in the registry: no build, no push."`
+}
+
+func (c *DeployCmd) Run(app *App, g *Globals) error {
+	return runFlow(app, g, "deploy", flowOpts{needVersion: true, skipPush: c.SkipPush})
+}
+
+// RedeployCmd is `mrsk redeploy`.
+type RedeployCmd struct {
+	SkipPush bool `help:"Deploy an image already in the registry: no build, no push."`
+}
+
+func (c *RedeployCmd) Run(app *App, g *Globals) error {
+	return runFlow(app, g, "redeploy", flowOpts{needVersion: true, skipPush: c.SkipPush})
+}
+
+// RollbackCmd is `mrsk rollback VERSION`.
+type RollbackCmd struct {
+	Target string `arg:"" name:"version" help:"Version to go back to (see mrsk app containers)."`
+}
+
+func (c *RollbackCmd) Run(app *App, g *Globals) error {
+	g2 := *g
+	g2.Version = c.Target
+	return runFlow(app, &g2, "rollback", flowOpts{}, starlark.String(c.Target))
+}
+
+// SetupCmd is `mrsk setup`.
+type SetupCmd struct {
+	SkipPush bool `help:"Deploy an image already in the registry."`
+}
+
+func (c *SetupCmd) Run(app *App, g *Globals) error {
+	return runFlow(app, g, "setup", flowOpts{needVersion: true, skipPush: c.SkipPush})
+}
+
+// PruneCmd is `mrsk prune [all|containers|images]`.
+type PruneCmd struct {
+	What string `arg:"" optional:"" default:"all" enum:"all,containers,images" help:"all, containers or images."`
+}
+
+func (c *PruneCmd) Run(app *App, g *Globals) error {
+	flow := map[string]string{"all": "prune", "containers": "prune_containers_flow", "images": "prune_images_flow"}[c.What]
+	return runFlow(app, g, flow, flowOpts{})
+}
+
+// RemoveCmd is `mrsk remove`.
+type RemoveCmd struct {
+	Confirmed bool `short:"y" help:"Do not ask (required: removal cannot be undone)."`
+}
+
+func (c *RemoveCmd) Run(app *App, g *Globals) error {
+	if !c.Confirmed && !g.DryRun {
+		return fmt.Errorf("remove deletes the app, its accessories and Traefik from every host: run again with -y to confirm")
+	}
+	return runFlow(app, g, "remove", flowOpts{})
+}
+
+// VersionCmd is `mrsk version`.
+type VersionCmd struct{}
+
+func (c *VersionCmd) Run(app *App) error {
+	fmt.Fprintln(app.Stdout, version)
+	return nil
+}
+
+// LogsFlags are shared by the logs commands.
+type LogsFlags struct {
+	Follow bool `short:"f" help:"Follow the logs."`
+	Lines  int  `short:"n" default:"100" help:"Number of lines."`
+}
+
+// AppCmd is `mrsk app ...`.
+type AppCmd struct {
+	Boot       simple     `cmd:"" help:"Boot the current version (switching traffic to it)."`
+	Start      simple     `cmd:"" help:"Start the stopped container of the version."`
+	Stop       simple     `cmd:"" help:"Stop the app containers (and their routes)."`
+	Info       simple     `cmd:"" help:"Show running app containers."`
+	Containers simple     `cmd:"" help:"Show all app containers, including stopped ones kept for rollback."`
+	Images     simple     `cmd:"" help:"Show app images."`
+	Logs       AppLogsCmd `cmd:"" help:"Show app logs."`
+	Exec       AppExecCmd `cmd:"" help:"Run a command in a new (or with --reuse, the running) app container."`
+	Remove     simple     `cmd:"" help:"Remove app containers and images."`
+	Version    simple     `cmd:"" help:"Show the running version on each host."`
+}
+
+// simple is a leaf command whose flow is named after its path: `mrsk app
+// boot` runs app_boot, unless flowNames says otherwise.
+type simple struct{}
+
+var flowNames = map[string]string{
+	"audit":           "audit_flow",
+	"details":         "info",
+	"build push":      "build_push_flow",
+	"registry login":  "registry_login_flow",
+	"registry logout": "registry_logout_flow",
+}
+
+// needsVersion lists flows that act on the version being deployed.
+var needsVersion = map[string]bool{"app_boot": true, "app_start": true, "build_push_flow": true, "build_pull": true}
+
+func flowName(k *kong.Context) string {
+	var words []string
+	for _, w := range strings.Fields(k.Command()) {
+		if !strings.HasPrefix(w, "<") {
+			words = append(words, w)
+		}
+	}
+	path := strings.Join(words, " ")
+	if f, ok := flowNames[path]; ok {
+		return f
+	}
+	return strings.ReplaceAll(path, " ", "_")
+}
+
+func (simple) Run(k *kong.Context, app *App, g *Globals) error {
+	flow := flowName(k)
+	return runFlow(app, g, flow, flowOpts{needVersion: needsVersion[flow]})
+}
+
+func (c *accessoryName) Run(k *kong.Context, app *App, g *Globals) error {
+	return runFlow(app, g, flowName(k), flowOpts{}, starlark.String(c.Name))
+}
+
+// AppLogsCmd is `mrsk app logs`.
+type AppLogsCmd struct{ LogsFlags }
+
+func (c *AppLogsCmd) Run(app *App, g *Globals) error {
+	return runFlow(app, g, "app_logs", flowOpts{lines: c.Lines, follow: c.Follow})
+}
+
+// AppExecCmd is `mrsk app exec CMD`.
+type AppExecCmd struct {
+	Cmd   string `arg:"" help:"Command to run (shell syntax)."`
+	Reuse bool   `help:"Run in the running container instead of a new one."`
+}
+
+func (c *AppExecCmd) Run(app *App, g *Globals) error {
+	return runFlow(app, g, "app_exec", flowOpts{reuse: c.Reuse, needVersion: !c.Reuse}, starlark.String(c.Cmd))
+}
+
+// TraefikCmd is `mrsk traefik ...`.
+type TraefikCmd struct {
+	Boot   simple         `cmd:"" help:"Start Traefik where it is not running."`
+	Reboot simple         `cmd:"" help:"Recreate Traefik with the current configuration."`
+	Start  simple         `cmd:"" help:"Start Traefik."`
+	Stop   simple         `cmd:"" help:"Stop Traefik."`
+	Info   simple         `cmd:"" help:"Show Traefik containers."`
+	Logs   TraefikLogsCmd `cmd:"" help:"Show Traefik logs."`
+	Remove simple         `cmd:"" help:"Remove Traefik."`
+}
+
+// TraefikLogsCmd is `mrsk traefik logs`.
+type TraefikLogsCmd struct{ LogsFlags }
+
+func (c *TraefikLogsCmd) Run(app *App, g *Globals) error {
+	return runFlow(app, g, "traefik_logs", flowOpts{lines: c.Lines, follow: c.Follow})
+}
+
+// AccessoryCmd is `mrsk accessory ...`.
+type AccessoryCmd struct {
+	Boot   accessoryName    `cmd:"" help:"Boot an accessory (or all)."`
+	Reboot accessoryName    `cmd:"" help:"Remove and boot an accessory again."`
+	Remove accessoryName    `cmd:"" help:"Remove an accessory, its image and its files."`
+	Info   accessoryName    `cmd:"" help:"Show an accessory's container."`
+	Logs   AccessoryLogsCmd `cmd:"" help:"Show an accessory's logs."`
+	Exec   AccessoryExecCmd `cmd:"" help:"Run a command in an accessory's container."`
+}
+
+type accessoryName struct {
+	Name string `arg:"" help:"Accessory name, or all."`
+}
+
+// AccessoryLogsCmd is `mrsk accessory logs NAME`.
+type AccessoryLogsCmd struct {
+	Name string `arg:"" help:"Accessory name, or all."`
+	LogsFlags
+}
+
+func (c *AccessoryLogsCmd) Run(app *App, g *Globals) error {
+	return runFlow(app, g, "accessory_logs", flowOpts{lines: c.Lines, follow: c.Follow}, starlark.String(c.Name))
+}
+
+// AccessoryExecCmd is `mrsk accessory exec NAME CMD`.
+type AccessoryExecCmd struct {
+	Name string `arg:"" help:"Accessory name, or all."`
+	Cmd  string `arg:"" help:"Command to run (shell syntax)."`
+}
+
+func (c *AccessoryExecCmd) Run(app *App, g *Globals) error {
+	return runFlow(app, g, "accessory_exec", flowOpts{}, starlark.String(c.Name), starlark.String(c.Cmd))
+}
+
+// BuildCmd is `mrsk build ...`.
+type BuildCmd struct {
+	Push   simple `cmd:"" help:"Build and push the image."`
+	Pull   simple `cmd:"" help:"Pull the image on every host."`
+	Create simple `cmd:"" help:"Create a buildx builder."`
+	Remove simple `cmd:"" help:"Remove the buildx builder."`
+	Info   simple `cmd:"" help:"Show the local builder."`
+}
+
+// RegistryCmd is `mrsk registry ...`.
+type RegistryCmd struct {
+	Login  simple `cmd:"" help:"Log in locally and on every host."`
+	Logout simple `cmd:"" help:"Log out on every host."`
+}
+
+// LockCmd is `mrsk lock ...`.
+type LockCmd struct {
+	Acquire LockAcquireCmd `cmd:"" help:"Take the deploy lock and keep it (deploys fail until release)."`
+	Release simple         `cmd:"" help:"Release the deploy lock."`
+	Status  simple         `cmd:"" help:"Show who holds the deploy lock."`
+}
+
+// LockAcquireCmd is `mrsk lock acquire -m MSG`.
+type LockAcquireCmd struct {
+	Message string `short:"m" required:"" help:"Why the lock is held."`
+}
+
+func (c *LockAcquireCmd) Run(app *App, g *Globals) error {
+	return runFlow(app, g, "lock_acquire", flowOpts{}, starlark.String(c.Message))
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/mrsk-go/mrsk/builtins"
+	"github.com/mrsk-go/mrsk/config"
+	"github.com/mrsk-go/mrsk/engine"
+	"github.com/mrsk-go/mrsk/executor"
+	"github.com/mrsk-go/mrsk/output"
+	"github.com/mrsk-go/mrsk/sshpool"
+	"github.com/mrsk-go/mrsk/stdlib"
+)
+
+// flowOpts are the command options a flow sees as ctx.options.
+type flowOpts struct {
+	needVersion bool
+	skipPush    bool
+	lines       int
+	follow      bool
+	reuse       bool
+}
+
+func (o flowOpts) values() map[string]starlark.Value {
+	lines := o.lines
+	if lines == 0 {
+		lines = 100
+	}
+	return map[string]starlark.Value{
+		"skip_push": starlark.Bool(o.skipPush),
+		"lines":     starlark.MakeInt(lines),
+		"follow":    starlark.Bool(o.follow),
+		"reuse":     starlark.Bool(o.reuse),
+	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func loadConfig(app *App, g *Globals) (*config.Config, error) {
+	return config.Load(config.LoadOptions{File: g.ConfigFile, Destination: g.Destination, LookupEnv: app.LookupEnv})
+}
+
+// runFlow loads the config and the scripts, then runs flow with ctx and args.
+func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.Value) error {
+	cfg, err := loadConfig(app, g)
+	if err != nil {
+		return err
+	}
+	out := output.New(app.Stdout, g.Quiet)
+	ver := g.Version
+	if ver == "" {
+		ver, err = gitVersion(cfg.Root)
+		if err != nil && opts.needVersion {
+			return fmt.Errorf("%s needs a version: %w (or pass --version)", flow, err)
+		}
+	}
+	var ex executor.Executor
+	if g.DryRun {
+		ex = &executor.DryRunner{Out: out}
+	} else {
+		pool := sshpool.New(sshpool.Options{
+			User:   cfg.SSH.User,
+			Port:   cfg.SSH.Port,
+			Keys:   cfg.SSH.Keys,
+			Proxy:  cfg.SSH.Proxy,
+			Notice: func(host, msg string) { out.Line(host, msg) },
+		})
+		ex = &executor.Live{Remote: pool, Out: out, Verbose: g.Verbose}
+	}
+	defer ex.Close()
+
+	rt := builtins.NewRuntime(cfg, ex, out, builtins.Options{
+		Version:     ver,
+		Performer:   performer(cfg.Root, app.LookupEnv),
+		Hosts:       splitList(g.Hosts),
+		Roles:       splitList(g.Roles),
+		Verbose:     g.Verbose,
+		Args:        opts.values(),
+		Command:     strings.Join(os.Args[1:], " "),
+		HooksDir:    filepath.Join(cfg.Root, ".mrsk", "hooks"),
+		ProjectRoot: cfg.Root,
+	})
+	ctxVal, err := rt.NewContext()
+	if err != nil {
+		return err
+	}
+	locals := map[string]any{builtins.LocalRuntime: rt}
+	if g.DryRun {
+		locals[engine.LocalSequential] = true
+	}
+	projectFile := filepath.Join(filepath.Dir(cfg.File), "deploy.star")
+	eng, err := engine.New(app.Ctx, engine.Options{
+		Stdlib:      stdlib.FS,
+		ProjectFile: projectFile,
+		Builtins:    builtins.Module(),
+		Locals:      locals,
+		Print:       func(msg string) { out.Always("", msg) },
+	})
+	if err != nil {
+		return report(app, "load "+projectFile, err)
+	}
+	_, flowErr := eng.Call(app.Ctx, flow, append([]starlark.Value{ctxVal}, args...)...)
+
+	// Undo what the flow asked to undo on exit (the deploy lock), with a
+	// fresh context: the flow's may be cancelled by Ctrl-C.
+	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cleanErr := rt.RunCleanups(cctx)
+	if flowErr != nil {
+		return report(app, flow, flowErr)
+	}
+	return cleanErr
+}
+
+// report prints a flow error with the Starlark backtrace of the user's
+// script, and the chain of Go errors under it.
+func report(app *App, what string, err error) error {
+	bt := engine.Backtrace(err)
+	fmt.Fprintln(app.Stderr, bt)
+	var ie *engine.ItemError
+	msg := err.Error()
+	if errors.As(err, &ie) {
+		msg = ie.Item + ": " + lastLine(ie.Err.Error())
+	}
+	fmt.Fprintf(app.Stderr, "mrsk: %s failed: %s\n", strings.TrimSuffix(what, "_flow"), lastLine(msg))
+	return reported{err}
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, "\nTraceback"); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// gitVersion is the HEAD sha, with a suffix when the work tree has changes
+// (so an uncommitted build never reuses a committed tag).
+func gitVersion(root string) (string, error) {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "", fmt.Errorf("no git HEAD in %s", root)
+	}
+	sha := strings.TrimSpace(string(out))
+	status, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
+	if err == nil && len(strings.TrimSpace(string(status))) > 0 {
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		sha += "_uncommitted_" + hex.EncodeToString(b)
+	}
+	return sha, nil
+}
+
+// performer names who runs mrsk: git user, else $USER.
+func performer(root string, lookup func(string) (string, bool)) string {
+	if out, err := exec.Command("git", "-C", root, "config", "user.name").Output(); err == nil {
+		if s := strings.TrimSpace(string(out)); s != "" {
+			return s
+		}
+	}
+	if u, ok := lookup("USER"); ok && u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+// ConfigCmd is `mrsk config`.
+type ConfigCmd struct{}
+
+func (c *ConfigCmd) Run(app *App, g *Globals) error {
+	cfg, err := loadConfig(app, g)
+	if err != nil {
+		return err
+	}
+	b, err := cfg.YAML()
+	if err != nil {
+		return err
+	}
+	_, err = app.Stdout.Write(b)
+	return err
+}

@@ -1,0 +1,172 @@
+// Package config loads config/deploy.yml (plus an optional destination file and
+// .env) into a typed, validated Config. It knows nothing about SSH, Docker or
+// Starlark: other packages consume the Config it returns.
+package config
+
+import "time"
+
+// Secret holds a value that must never be printed. Its String and
+// MarshalYAML methods return "[REDACTED]"; call Reveal to get the value.
+type Secret struct{ value string }
+
+// NewSecret wraps v.
+func NewSecret(v string) Secret { return Secret{value: v} }
+
+// Reveal returns the real value; call it only where the value leaves the
+// process through a channel that does not echo it (stdin, a 0600 file).
+func (s Secret) Reveal() string { return s.value }
+
+// IsZero reports whether no value was set.
+func (s Secret) IsZero() bool { return s.value == "" }
+
+func (s Secret) String() string {
+	if s.value == "" {
+		return ""
+	}
+	return "[REDACTED]"
+}
+
+// GoString keeps %#v from leaking the value too.
+func (s Secret) GoString() string { return s.String() }
+
+// MarshalYAML prints the redaction marker, so `mrsk config` cannot leak.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// Config is the resolved configuration of one service (and destination).
+type Config struct {
+	// File is the main config file path as given; Files lists every file read.
+	File  string   `yaml:"-"`
+	Files []string `yaml:"-"`
+	// Root is the project directory (the parent of the config/ directory).
+	Root string `yaml:"-"`
+
+	Service     string `yaml:"service"`
+	Image       string `yaml:"image"`
+	Destination string `yaml:"destination,omitempty"`
+
+	// Roles in the order they appear in the file; "web" when servers is a list.
+	Roles []*Role `yaml:"roles"`
+
+	Env         Env               `yaml:"env,omitempty"`
+	Registry    Registry          `yaml:"registry"`
+	Builder     Builder           `yaml:"builder,omitempty"`
+	SSH         SSH               `yaml:"ssh"`
+	Healthcheck Healthcheck       `yaml:"healthcheck"`
+	Traefik     Traefik           `yaml:"traefik"`
+	Accessories []*Accessory      `yaml:"accessories,omitempty"`
+	Volumes     []string          `yaml:"volumes,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Logging     Logging           `yaml:"logging,omitempty"`
+	Boot        Boot              `yaml:"boot"`
+
+	StopWaitTime       time.Duration `yaml:"stop_wait_time"`
+	RetainContainers   int           `yaml:"retain_containers"`
+	ReadinessDelay     time.Duration `yaml:"readiness_delay"`
+	PrimaryRole        string        `yaml:"primary_role"`
+	RequireDestination bool          `yaml:"require_destination,omitempty"`
+	MinimumVersion     string        `yaml:"minimum_version,omitempty"`
+	AssetPath          string        `yaml:"asset_path,omitempty"`
+}
+
+// Role is a named group of hosts running the same container.
+type Role struct {
+	Name    string            `yaml:"name"`
+	Hosts   []string          `yaml:"hosts"`
+	Cmd     string            `yaml:"cmd,omitempty"`
+	Env     Env               `yaml:"env,omitempty"`
+	Labels  map[string]string `yaml:"labels,omitempty"`
+	Options map[string]any    `yaml:"options,omitempty"`
+	// Traefik reports whether the role serves HTTP through Traefik. Default:
+	// true for the role named "web" (and the primary role), false otherwise;
+	// `traefik: true|false` in the role overrides.
+	Traefik bool `yaml:"traefik"`
+}
+
+// Env is clear and secret environment. Secret maps NAME to its value, read
+// from the process environment or .env.
+type Env struct {
+	Clear  map[string]string `yaml:"clear,omitempty"`
+	Secret map[string]Secret `yaml:"secret,omitempty"`
+}
+
+// Registry is where images are pushed and pulled.
+type Registry struct {
+	Server   string `yaml:"server,omitempty"`
+	Username Secret `yaml:"username"`
+	Password Secret `yaml:"password"`
+}
+
+// Builder configures the local image build.
+type Builder struct {
+	Multiarch  *bool             `yaml:"multiarch,omitempty"`
+	Args       map[string]string `yaml:"args,omitempty"`
+	Secrets    []string          `yaml:"secrets,omitempty"`
+	Dockerfile string            `yaml:"dockerfile,omitempty"` // default "Dockerfile"
+	Context    string            `yaml:"context,omitempty"`    // default "."
+	Remote     *BuilderTarget    `yaml:"remote,omitempty"`
+	Local      *BuilderTarget    `yaml:"local,omitempty"`
+	Cache      map[string]any    `yaml:"cache,omitempty"`
+}
+
+// BuilderTarget is an arch plus an optional docker host for builds.
+type BuilderTarget struct {
+	Arch string `yaml:"arch,omitempty"`
+	Host string `yaml:"host,omitempty"`
+}
+
+// SSH configures connections to hosts.
+type SSH struct {
+	User     string   `yaml:"user"` // default "root"
+	Port     int      `yaml:"port"` // default 22
+	Proxy    string   `yaml:"proxy,omitempty"`
+	Keys     []string `yaml:"keys,omitempty"`
+	LogLevel string   `yaml:"log_level,omitempty"`
+}
+
+// Healthcheck gates the switch to a new container.
+type Healthcheck struct {
+	Path        string        `yaml:"path"`         // default "/up"
+	Port        int           `yaml:"port"`         // default 3000
+	Interval    time.Duration `yaml:"interval"`     // default 1s
+	MaxAttempts int           `yaml:"max_attempts"` // default 7
+	Timeout     time.Duration `yaml:"timeout,omitempty"`
+	Cmd         string        `yaml:"cmd,omitempty"`
+}
+
+// Traefik configures the proxy on every host of an HTTP role.
+type Traefik struct {
+	Image    string            `yaml:"image"`     // default "traefik:v3.6"
+	HostPort int               `yaml:"host_port"` // default 80
+	Args     map[string]any    `yaml:"args,omitempty"`
+	Options  map[string]any    `yaml:"options,omitempty"`
+	Labels   map[string]string `yaml:"labels,omitempty"`
+	Env      Env               `yaml:"env,omitempty"`
+}
+
+// Accessory is a long-lived service container (database, cache, ...).
+type Accessory struct {
+	Name        string            `yaml:"name"`
+	Image       string            `yaml:"image"`
+	Hosts       []string          `yaml:"hosts"` // resolved from host, hosts and roles
+	Port        string            `yaml:"port,omitempty"`
+	Env         Env               `yaml:"env,omitempty"`
+	Cmd         string            `yaml:"cmd,omitempty"`
+	Files       map[string]string `yaml:"files,omitempty"` // local path -> remote path
+	Directories map[string]string `yaml:"directories,omitempty"`
+	Volumes     []string          `yaml:"volumes,omitempty"`
+	Options     map[string]any    `yaml:"options,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+}
+
+// Logging is passed to docker run --log-driver/--log-opt.
+type Logging struct {
+	Driver  string            `yaml:"driver,omitempty"`
+	Options map[string]string `yaml:"options,omitempty"`
+}
+
+// Boot controls how many hosts boot at once.
+type Boot struct {
+	// Limit is the raw value: "" (all at once), "N" or "N%".
+	Limit string        `yaml:"limit,omitempty"`
+	Wait  time.Duration `yaml:"wait,omitempty"`
+}

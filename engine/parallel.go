@@ -1,0 +1,127 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"go.starlark.net/starlark"
+)
+
+// parallel(fn, items, limit=0) calls fn(item) for each item, each on its own
+// thread, at most limit at once (0: all). Results come back in input order.
+// The first error cancels the others and is returned naming its item.
+// fn and items are frozen first so threads cannot race on shared values.
+// In dry-run plans items run one after another, so the plan reads in order.
+func (e *Engine) parallel(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var fn starlark.Callable
+	var items starlark.Iterable
+	limit := 0
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "fn", &fn, "items", &items, "limit?", &limit); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	ready := e.ready
+	e.mu.Unlock()
+	if !ready {
+		return nil, fmt.Errorf("%s: cannot run at module top level (globals are not frozen yet); call it from a flow", b.Name())
+	}
+	if limit < 0 {
+		return nil, fmt.Errorf("%s: limit must be >= 0, got %d", b.Name(), limit)
+	}
+	fn.Freeze()
+	var list []starlark.Value
+	it := items.Iterate()
+	var x starlark.Value
+	for it.Next(&x) {
+		x.Freeze()
+		list = append(list, x)
+	}
+	it.Done()
+	if limit == 0 || limit > len(list) {
+		limit = len(list)
+	}
+	if sequential, _ := t.Local(LocalSequential).(bool); sequential {
+		limit = 1
+	}
+	results := make([]starlark.Value, len(list))
+	if len(list) == 0 {
+		return starlark.NewList(nil), nil
+	}
+
+	parent := ContextOf(t)
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		sem      = make(chan struct{}, limit)
+	)
+	for i, item := range list {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int, item starlark.Value) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			th := e.newThread(ctx, fmt.Sprintf("%s[%d]", t.Name, i))
+			for _, k := range []string{LocalSequential} {
+				th.SetLocal(k, t.Local(k))
+			}
+			stop := watch(ctx, th)
+			defer stop()
+			v, err := starlark.Call(th, fn, starlark.Tuple{item}, nil)
+			if err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = &ItemError{Item: itemLabel(item), Err: err}
+					cancel(fmt.Errorf("cancelled: %s failed", itemLabel(item)))
+				}
+				mu.Unlock()
+				return
+			}
+			results[i] = v
+		}(i, item)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := parent.Err(); err != nil {
+		return nil, err
+	}
+	return starlark.NewList(results), nil
+}
+
+// LocalSequential, when true on a thread, makes parallel() run items one at
+// a time (dry-run plans, so they print in order).
+const LocalSequential = "mrsk.sequential"
+
+// ItemError is the failure of one item of parallel().
+type ItemError struct {
+	Item string
+	Err  error
+}
+
+func (e *ItemError) Error() string { return fmt.Sprintf("%s: %v", e.Item, e.Err) }
+func (e *ItemError) Unwrap() error { return e.Err }
+
+func itemLabel(v starlark.Value) string {
+	if s, ok := starlark.AsString(v); ok {
+		return s
+	}
+	if h, ok := v.(starlark.HasAttrs); ok {
+		if hv, err := h.Attr("host"); err == nil && hv != nil {
+			if s, ok := starlark.AsString(hv); ok {
+				return s
+			}
+		}
+	}
+	return v.String()
+}

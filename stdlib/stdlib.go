@@ -1,0 +1,10 @@
+// Package stdlib embeds the stock Starlark flows (deploy.star), loaded by
+// the engine as @mrsk//deploy.star.
+package stdlib
+
+import "embed"
+
+// FS holds deploy.star.
+//
+//go:embed *.star
+var FS embed.FS
