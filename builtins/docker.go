@@ -124,6 +124,7 @@ func bDockerLogin(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if _, err := rt.run(t, c); err != nil {
 		return nil, fmt.Errorf("registry login: %w", err)
 	}
+	rt.progress(host, "logged in to "+orDefault(reg.Server, "Docker Hub"))
 	return starlark.None, nil
 }
 
@@ -234,6 +235,7 @@ func bDockerPull(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if _, err := rt.run(t, executor.Command{Host: host, Line: join("docker", "pull", "--quiet", image)}); err != nil {
 		return nil, fmt.Errorf("pull: %w", err)
 	}
+	rt.progress(host, "pulled "+image)
 	return starlark.None, nil
 }
 
@@ -334,6 +336,7 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	if rt.Exec.DryRun() {
 		id, ip = name, name
 	}
+	rt.progress(host, "started "+name)
 	return containerValue(host, id, name, role.Name, version, "running", ip, rt.ImageRef(version), ""), nil
 }
 
@@ -446,6 +449,7 @@ func bDockerStop(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if _, err := rt.run(t, executor.Command{Host: host, Line: join(words...) + " >/dev/null"}); err != nil {
 		return nil, fmt.Errorf("stop: %w", err)
 	}
+	rt.progress(host, "stopped "+strings.Join(names(ctrs, refs), ", "))
 	return starlark.None, nil
 }
 
@@ -702,4 +706,27 @@ func splitWords(s string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// names are the container names of v for messages (ids where unnamed).
+func names(v starlark.Value, refs []string) []string {
+	var out []string
+	if l, ok := v.(*starlark.List); ok {
+		for i := 0; i < l.Len(); i++ {
+			if n := attr(l.Index(i), "name"); n != "" {
+				out = append(out, n)
+			}
+		}
+	}
+	if len(out) != len(refs) {
+		return refs
+	}
+	return out
 }

@@ -107,7 +107,9 @@ func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		last = rt.pollUntil(ctx, exited, func() error { return probe(ctx, client, url) })
 	}
 	if last == nil {
-		return starlark.Float(time.Since(start).Seconds()), nil
+		secs := time.Since(start).Seconds()
+		rt.progress(host, fmt.Sprintf("%s is healthy (%.1fs)", name, secs))
+		return starlark.Float(secs), nil
 	}
 	if parent.Err() != nil {
 		// Interrupted: leave the decision to the flow's cleanup; still do

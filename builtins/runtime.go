@@ -364,3 +364,14 @@ func seconds(v starlark.Value, def float64) (float64, error) {
 	}
 	return f, nil
 }
+
+// progress reports a finished step on host. Plans print their commands
+// instead, so it is silent in dry-run.
+func (rt *Runtime) progress(host, msg string) {
+	if !rt.Exec.DryRun() {
+		if host == "" {
+			host = "local"
+		}
+		rt.Out.Line(host, msg)
+	}
+}

@@ -80,7 +80,7 @@ func (rt *Runtime) traefikCommand() (string, string) {
 		}
 		out = append(out, quote(w))
 	}
-	line := strings.Join(out[:3], " ") + " --label " + quote("mrsk.config="+hash) + " " + strings.Join(out[3:], " ")
+	line := strings.Join(out[:7], " ") + " --label " + quote("mrsk.config="+hash) + " " + strings.Join(out[7:], " ")
 	return line, hash
 }
 
@@ -190,6 +190,7 @@ func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err := rt.confirmRoute(t, host, key, url); err != nil {
 		return nil, err
 	}
+	rt.progress(host, "Traefik routes "+key+" to "+attr(ctr, "name")+" only")
 	return starlark.Float(time.Since(start).Seconds()), nil
 }
 

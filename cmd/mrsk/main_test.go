@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"mrsk": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)) },
+	})
+}
+
+// repoRoot is the module root, two levels above this package.
+func repoRoot(t testing.TB) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Clean(filepath.Join(wd, "..", ".."))
+}
+
+// TestScripts runs the scenarios that need no hosts: init, config, dry-run
+// plans of every command, and bad input.
+func TestScripts(t *testing.T) {
+	root := repoRoot(t)
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join(root, "testdata", "scripts"),
+		Setup:               setup(root),
+		Cmds:                commands(root),
+		RequireExplicitExec: true,
+	})
+}
+
+// TestSandbox runs the end-to-end scenarios against the sandbox hosts (real
+// sshd, Docker engines, registry and Traefik). scripts/test starts the
+// sandbox; without it these are skipped, unless MRSK_E2E=1 demands them.
+func TestSandbox(t *testing.T) {
+	root := repoRoot(t)
+	state := sandboxState()
+	if _, err := os.Stat(filepath.Join(state, "env")); err != nil {
+		if os.Getenv("MRSK_E2E") == "1" {
+			t.Fatalf("MRSK_E2E=1 but no sandbox at %s: run sandbox/sandbox.sh up", state)
+		}
+		t.Skipf("no sandbox at %s (run sandbox/sandbox.sh up 3)", state)
+	}
+	// The scenarios share the sandbox hosts (and Traefik on port 80), so
+	// they run one at a time, each on hosts reset to empty.
+	var mu sync.Mutex
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join(root, "testdata", "scripts", "e2e"),
+		Setup: func(e *testscript.Env) error {
+			mu.Lock()
+			e.Defer(mu.Unlock)
+			if err := resetSandbox(root, e.Getenv); err != nil {
+				return err
+			}
+			return setup(root)(e)
+		},
+		Cmds:                commands(root),
+		RequireExplicitExec: true,
+	})
+}
+
+// resetSandbox removes every container and mrsk's state from each sandbox
+// host, so a scenario never sees what an earlier (maybe failed) one left.
+func resetSandbox(root string, _ func(string) string) error {
+	b, err := os.ReadFile(filepath.Join(sandboxState(), "env"))
+	if err != nil {
+		return err
+	}
+	var hosts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MRSK_SANDBOX_HOSTS="); ok {
+			hosts = strings.Split(strings.TrimSpace(v), ",")
+		}
+	}
+	for i := range hosts {
+		cmd := exec.Command(filepath.Join(root, "sandbox", "sandbox.sh"), "exec", fmt.Sprint(i+1), "sh", "-c",
+			`ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /root/.mrsk`)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("reset sandbox host %d: %v\n%s", i+1, err, out)
+		}
+	}
+	return nil
+}
+
+func sandboxState() string {
+	if s := os.Getenv("MRSK_SANDBOX_STATE"); s != "" {
+		return s
+	}
+	return "/var/lib/mrsk-sandbox"
+}
+
+func setup(root string) func(*testscript.Env) error {
+	return func(e *testscript.Env) error {
+		home := filepath.Join(e.WorkDir, "home")
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			return err
+		}
+		e.Setenv("HOME", home)
+		e.Setenv("USER", "tester")
+		e.Setenv("MRSK_ROOT", root)
+		e.Setenv("GOCACHE", goEnv("GOCACHE"))
+		e.Setenv("GOMODCACHE", goEnv("GOMODCACHE"))
+		e.Setenv("GOFLAGS", "-mod=mod")
+		e.Setenv("GOPROXY", "off")
+		// Git identity for scripts that commit (version = HEAD sha).
+		e.Setenv("GIT_AUTHOR_NAME", "Tester")
+		e.Setenv("GIT_AUTHOR_EMAIL", "tester@example.com")
+		e.Setenv("GIT_COMMITTER_NAME", "Tester")
+		e.Setenv("GIT_COMMITTER_EMAIL", "tester@example.com")
+		if b, err := os.ReadFile(filepath.Join(sandboxState(), "env")); err == nil {
+			sc := bufio.NewScanner(strings.NewReader(string(b)))
+			for sc.Scan() {
+				if k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "="); ok && k != "" && !strings.HasPrefix(k, "#") {
+					e.Setenv(k, v)
+				}
+			}
+			hosts := strings.Split(e.Getenv("MRSK_SANDBOX_HOSTS"), ",")
+			for i, h := range hosts {
+				e.Setenv(fmt.Sprintf("H%d", i+1), h)
+				e.Setenv(fmt.Sprintf("SANDBOX_HOST_%d", i+1), h)
+			}
+		}
+		return nil
+	}
+}
+
+func goEnv(key string) string {
+	out, err := exec.Command("go", "env", key).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func commands(root string) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
+	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		// example NAME copies examples/NAME into the work directory.
+		"example": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 1 {
+				ts.Fatalf("usage: example NAME")
+			}
+			src := filepath.Join(root, "examples", args[0])
+			out, err := exec.Command("cp", "-a", src+"/.", ts.MkAbs(".")).CombinedOutput()
+			if err != nil {
+				ts.Fatalf("copy example: %v\n%s", err, out)
+			}
+		},
+		// httpget URL prints the body of a GET (retrying connection errors
+		// for up to 5s); fails on a non-2xx answer.
+		"httpget": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 1 {
+				ts.Fatalf("usage: httpget URL")
+			}
+			client := &http.Client{Timeout: 5 * time.Second}
+			var lastErr error
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				resp, err := client.Get(args[0])
+				if err != nil {
+					lastErr = err
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				ts.Stdout().Write(body)
+				ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+				if ok == neg {
+					ts.Fatalf("GET %s: %s", args[0], resp.Status)
+				}
+				return
+			}
+			if !neg {
+				ts.Fatalf("GET %s: %v", args[0], lastErr)
+			}
+		},
+		// logmark NAME FILE remembers FILE's current size; lognew NAME FILE
+		// REGEXP then matches only lines written after the mark.
+		"logmark": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 2 {
+				ts.Fatalf("usage: logmark NAME FILE")
+			}
+			st, err := os.Stat(args[1])
+			size := int64(0)
+			if err == nil {
+				size = st.Size()
+			}
+			ts.Setenv("LOGMARK_"+args[0], fmt.Sprint(size))
+		},
+		"lognew": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 3 {
+				ts.Fatalf("usage: lognew NAME FILE REGEXP")
+			}
+			var from int64
+			fmt.Sscan(ts.Getenv("LOGMARK_"+args[0]), &from)
+			b, err := os.ReadFile(args[1])
+			ts.Check(err)
+			if from > int64(len(b)) {
+				from = 0
+			}
+			re, err := regexp.Compile(args[2])
+			ts.Check(err)
+			found := re.Find(b[from:])
+			if (found != nil) == neg {
+				if neg {
+					ts.Fatalf("%s: new lines match %q: %s", args[1], args[2], found)
+				}
+				ts.Fatalf("%s: no new line matches %q", args[1], args[2])
+			}
+		},
+		// sandbox N CMD... runs CMD inside sandbox host N.
+		"sandbox": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) < 2 {
+				ts.Fatalf("usage: sandbox N CMD...")
+			}
+			cmd := exec.Command(filepath.Join(root, "sandbox", "sandbox.sh"), append([]string{"exec"}, args...)...)
+			cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
+			err := cmd.Run()
+			if (err != nil) != neg {
+				ts.Fatalf("sandbox %s: %v", strings.Join(args, " "), err)
+			}
+		},
+	}
+}

@@ -1,0 +1,126 @@
+// Command hello is the example app deployed by the README's demo.
+//
+//	GET /           "hello from <MRSK_VERSION or dev> on <hostname>\n"
+//	GET /up         200 "ok" once ready, 503 before (READY_DELAY, NEVER_READY=1)
+//	GET /slow?ms=N  sleeps N ms, then 200
+//
+// It listens on :3000 (PORT overrides). On SIGTERM it stops accepting, lets
+// in-flight requests finish (up to 30s) and exits 0. CRASH=1 makes it exit 1 at start.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+func main() {
+	log.SetFlags(log.LstdFlags | log.LUTC)
+	log.SetPrefix("hello: ")
+	if os.Getenv("CRASH") == "1" {
+		log.Print("CRASH=1: exiting with status 1")
+		os.Exit(1)
+	}
+
+	version := os.Getenv("MRSK_VERSION")
+	if version == "" {
+		version = "dev"
+	}
+	hostname, err := os.Hostname()
+	if err != nil {
+		hostname = "unknown"
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	var readyDelay time.Duration
+	if v := os.Getenv("READY_DELAY"); v != "" {
+		readyDelay, err = time.ParseDuration(v)
+		if err != nil {
+			log.Fatalf("READY_DELAY=%q: %v", v, err)
+		}
+	}
+	neverReady := os.Getenv("NEVER_READY") == "1"
+
+	var ready atomic.Bool
+	if !neverReady {
+		if readyDelay <= 0 {
+			ready.Store(true)
+		} else {
+			time.AfterFunc(readyDelay, func() {
+				ready.Store(true)
+				log.Print("ready")
+			})
+		}
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "hello from %s on %s\n", version, hostname)
+	})
+	mux.HandleFunc("GET /up", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprint(w, "not ready")
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
+		ms := 500
+		if v := r.URL.Query().Get("ms"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				http.Error(w, "ms must be a non-negative integer", http.StatusBadRequest)
+				return
+			}
+			ms = n
+		}
+		// Deliberately not cut short by the client or by shutdown: an in-flight
+		// request must finish during a graceful stop.
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintf(w, "slept %dms on %s\n", ms, hostname)
+	})
+
+	srv := &http.Server{
+		Addr:              ":" + port,
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Printf("version %s on %s listening on :%s (ready delay %s, never ready %v)", version, hostname, port, readyDelay, neverReady)
+
+	select {
+	case err := <-errc:
+		log.Fatalf("serve: %v", err)
+	case sig := <-stop:
+		log.Printf("%s: shutting down, finishing in-flight requests", sig)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Printf("shutdown: %v", err)
+		os.Exit(1)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Printf("serve: %v", err)
+	}
+	log.Print("stopped")
+}
