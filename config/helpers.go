@@ -1,0 +1,102 @@
+package config
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// AllHosts returns every role host, in file order, without duplicates.
+func (c *Config) AllHosts() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range c.Roles {
+		for _, h := range r.Hosts {
+			if !seen[h] {
+				seen[h] = true
+				out = append(out, h)
+			}
+		}
+	}
+	return out
+}
+
+// Role returns the role named name, or nil.
+func (c *Config) Role(name string) *Role {
+	for _, r := range c.Roles {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Accessory returns the accessory named name, or nil.
+func (c *Config) Accessory(name string) *Accessory {
+	for _, a := range c.Accessories {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// PrimaryHost returns the first host of the primary role ("" if none).
+func (c *Config) PrimaryHost() string {
+	if r := c.Role(c.PrimaryRole); r != nil && len(r.Hosts) > 0 {
+		return r.Hosts[0]
+	}
+	return ""
+}
+
+// HTTPRoles returns the roles that serve HTTP through Traefik, in file order.
+func (c *Config) HTTPRoles() []*Role {
+	var out []*Role
+	for _, r := range c.Roles {
+		if r.Traefik {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// BootBatch returns how many of n hosts boot at once: all of them without a
+// limit, min(N, n) for "N", and max(1, n*N/100) for "N%".
+func (c *Config) BootBatch(n int) int {
+	if n <= 0 {
+		return 0
+	}
+	limit := strings.TrimSpace(c.Boot.Limit)
+	if limit == "" {
+		return n
+	}
+	if p, ok := strings.CutSuffix(limit, "%"); ok {
+		pct, err := strconv.Atoi(p)
+		if err != nil || pct <= 0 {
+			return n
+		}
+		return min(n, max(1, n*min(pct, 100)/100))
+	}
+	k, err := strconv.Atoi(limit)
+	if err != nil || k <= 0 {
+		return n
+	}
+	return min(k, n)
+}
+
+// YAML returns the resolved configuration as YAML, for `mrsk config`. Secret
+// values print as [REDACTED].
+func (c *Config) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
