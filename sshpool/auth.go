@@ -1,0 +1,146 @@
+package sshpool
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// Authentication is public key only. Signers come from, in order:
+//
+//  1. explicitly configured key files: Options.Keys (a missing or unreadable
+//     one is an error naming it) and IdentityFile lines of ~/.ssh/config (a
+//     missing one is reported through Notice and skipped, as OpenSSH warns);
+//  2. ssh-agent, when SSH_AUTH_SOCK is set (an unreachable agent is skipped);
+//  3. the default files ~/.ssh/id_ed25519, id_rsa, id_ecdsa, when present.
+//
+// Explicit keys go before the agent's (as OpenSSH does) so that an agent
+// holding many keys cannot exhaust the server's MaxAuthTries before the key
+// meant for this host is offered. Duplicates are offered once.
+//
+// Only unencrypted key files are read: passphrase prompts do not fit a
+// non-interactive deploy tool. A passphrase-protected key works when it is
+// loaded in ssh-agent; an explicitly configured encrypted key that the agent
+// does not hold is an error saying so, a default one is skipped.
+
+var defaultKeyFiles = []string{"id_ed25519", "id_rsa", "id_ecdsa"}
+
+// authMethods returns the auth methods for ep and a cleanup func closing the
+// agent connection (call it once the handshake is over).
+func (p *Pool) authMethods(ep *endpoint) ([]ssh.AuthMethod, func(), error) {
+	var signers []ssh.Signer
+	seen := map[string]bool{}
+	add := func(s ssh.Signer) {
+		k := string(s.PublicKey().Marshal())
+		if !seen[k] {
+			seen[k] = true
+			signers = append(signers, s)
+		}
+	}
+
+	// The agent is opened first so that encrypted explicit keys can be
+	// checked against it, but its keys are added after the explicit ones.
+	var agentSigners []ssh.Signer
+	cleanup := func() {}
+	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
+		if conn, err := net.DialTimeout("unix", sock, p.opts.ConnectTimeout); err == nil {
+			cleanup = func() { conn.Close() }
+			if ss, err := agent.NewClient(conn).Signers(); err == nil {
+				agentSigners = ss
+			}
+		}
+	}
+	inAgent := func(pub ssh.PublicKey) bool {
+		for _, s := range agentSigners {
+			if string(s.PublicKey().Marshal()) == string(pub.Marshal()) {
+				return true
+			}
+		}
+		return false
+	}
+
+	for _, f := range p.opts.Keys {
+		s, err := loadKeyFile(expandTokens(f, tokens{home: p.home}))
+		if err != nil {
+			var pe *ssh.PassphraseMissingError
+			if errors.As(err, &pe) && pe.PublicKey != nil && inAgent(pe.PublicKey) {
+				continue // the agent signs for it
+			}
+			cleanup()
+			return nil, nil, fmt.Errorf("key %s: %w", f, unwrapPath(err))
+		}
+		add(s)
+	}
+	for _, f := range ep.identityFiles {
+		s, err := loadKeyFile(f)
+		if err != nil {
+			var pe *ssh.PassphraseMissingError
+			switch {
+			case errors.As(err, &pe) && pe.PublicKey != nil && inAgent(pe.PublicKey):
+			case os.IsNotExist(err):
+				p.notice(ep.display, fmt.Sprintf("IdentityFile %s from ssh config does not exist; skipped", p.tilde(f)))
+			default:
+				cleanup()
+				return nil, nil, fmt.Errorf("key %s (IdentityFile in ssh config): %w", p.tilde(f), unwrapPath(err))
+			}
+			continue
+		}
+		add(s)
+	}
+	for _, s := range agentSigners {
+		add(s)
+	}
+	if p.home != "" {
+		for _, name := range defaultKeyFiles {
+			if s, err := loadKeyFile(filepath.Join(p.home, ".ssh", name)); err == nil {
+				add(s)
+			}
+		}
+	}
+	if len(signers) == 0 {
+		cleanup()
+		return nil, nil, errors.New("no SSH keys: ssh-agent (SSH_AUTH_SOCK) offers none and none of ~/.ssh/id_ed25519, id_rsa, id_ecdsa exist")
+	}
+	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, cleanup, nil
+}
+
+func loadKeyFile(path string) (ssh.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ssh.ParsePrivateKey(data)
+	if err != nil {
+		var pe *ssh.PassphraseMissingError
+		if errors.As(err, &pe) {
+			return nil, &msgErr{msg: "passphrase-protected keys are not supported: load it into ssh-agent (ssh-add " + path + ")", err: err}
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// unwrapPath drops the *fs.PathError layer ("open /x: no such file") when
+// the message already names the file, keeping it for errors.Is/As.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return &msgErr{msg: pe.Err.Error(), err: err}
+	}
+	return err
+}
+
+// tilde abbreviates the home directory to ~ for messages.
+func (p *Pool) tilde(path string) string {
+	if p.home != "" && strings.HasPrefix(path, p.home+string(filepath.Separator)) {
+		return "~" + path[len(p.home):]
+	}
+	return path
+}

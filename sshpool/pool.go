@@ -1,0 +1,637 @@
+// Package sshpool keeps one SSH connection per host and runs every command
+// for that host as a session on it.
+//
+// Connections are opened lazily, once per host even when many goroutines ask
+// at the same time, and are dropped (to be redialled by the next command)
+// when they die or stop answering keepalives. Host keys are checked against
+// known_hosts with OpenSSH's accept-new policy; ~/.ssh/config supplies
+// HostName, User, Port, IdentityFile and ProxyJump for host aliases.
+package sshpool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Options configures a Pool. Zero values select the documented defaults.
+type Options struct {
+	User           string                 // default "root"
+	Port           int                    // default 22
+	Keys           []string               // private key files, in addition to ssh-agent and ~/.ssh/id_ed25519, id_rsa, id_ecdsa when present
+	Proxy          string                 // jump host "user@host:port" or "host" (config ssh.proxy); applies to every host (not to jump hosts)
+	KnownHostsFile string                 // default $HOME/.ssh/known_hosts (created if missing, with its dir 0700)
+	ConfigFile     string                 // default $HOME/.ssh/config; "none" disables
+	ConnectTimeout time.Duration          // default 10s: TCP connect + handshake deadline
+	MaxSessions    int                    // concurrent sessions per host, default 8 (below OpenSSH MaxSessions 10)
+	MaxHandshakes  int                    // concurrent handshakes across all hosts, default 8 (OpenSSH MaxStartups)
+	Keepalive      time.Duration          // default 30s, negative disables; keepalive@openssh.com requests, a failed one closes the connection so the next command redials
+	Notice         func(host, msg string) // informational lines; calls are serialized
+}
+
+// ErrClosed is returned (wrapped) by Run and Dial after Close.
+var ErrClosed = errors.New("sshpool: pool closed")
+
+// ExitError is returned by Run when the remote command exits non-zero (or is
+// killed by a signal: Code is then 128+signal number, as in a shell).
+type ExitError struct {
+	Host string // the host string given to Run
+	Code int
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("ssh %s: exit status %d", e.Host, e.Code)
+}
+
+// Pool holds one SSH client per host. It is safe for concurrent use.
+type Pool struct {
+	opts Options
+	home string
+
+	ctx    context.Context // cancelled by Close; bounds every dial
+	cancel context.CancelFunc
+
+	handshakes chan struct{} // global handshake semaphore
+
+	mu     sync.Mutex
+	closed bool
+	hosts  map[string]*hostConn // by endpoint key
+
+	cfgOnce sync.Once
+	cfg     *sshConfig
+	cfgErr  error
+
+	khMu     sync.Mutex // serializes known_hosts check-and-append
+	noticeMu sync.Mutex
+}
+
+// hostConn is the per-host state: the current client, if any, the dial in
+// flight, if any, and the session semaphore. It outlives individual clients.
+type hostConn struct {
+	ep       *endpoint
+	sessions chan struct{}
+
+	mu     sync.Mutex
+	client *ssh.Client
+	call   *dialCall
+}
+
+// dialCall is one dial attempt shared by every caller that asked while it
+// was in flight. A failed attempt is not remembered: the next caller retries.
+type dialCall struct {
+	done   chan struct{}
+	client *ssh.Client
+	err    error
+}
+
+// New returns a Pool. It does no I/O: connections, ssh config and
+// known_hosts are read when first needed.
+func New(opts Options) *Pool {
+	home, _ := os.UserHomeDir()
+	if opts.User == "" {
+		opts.User = "root"
+	}
+	if opts.Port == 0 {
+		opts.Port = 22
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = 8
+	}
+	if opts.MaxHandshakes <= 0 {
+		opts.MaxHandshakes = 8
+	}
+	if opts.Keepalive == 0 {
+		opts.Keepalive = 30 * time.Second
+	}
+	if opts.KnownHostsFile == "" && home != "" {
+		opts.KnownHostsFile = filepath.Join(home, ".ssh", "known_hosts")
+	}
+	if opts.ConfigFile == "" {
+		if home != "" {
+			opts.ConfigFile = filepath.Join(home, ".ssh", "config")
+		} else {
+			opts.ConfigFile = "none"
+		}
+	}
+	opts.KnownHostsFile = expandTokens(opts.KnownHostsFile, tokens{home: home})
+	if opts.ConfigFile != "none" {
+		opts.ConfigFile = expandTokens(opts.ConfigFile, tokens{home: home})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Pool{
+		opts:       opts,
+		home:       home,
+		ctx:        ctx,
+		cancel:     cancel,
+		handshakes: make(chan struct{}, opts.MaxHandshakes),
+		hosts:      map[string]*hostConn{},
+	}
+}
+
+func (p *Pool) sshConfig() (*sshConfig, error) {
+	p.cfgOnce.Do(func() {
+		if p.opts.ConfigFile == "none" {
+			p.cfg = &sshConfig{}
+			return
+		}
+		p.cfg, p.cfgErr = loadSSHConfig(p.opts.ConfigFile, p.home)
+	})
+	return p.cfg, p.cfgErr
+}
+
+func (p *Pool) notice(host, msg string) {
+	if p.opts.Notice == nil {
+		return
+	}
+	p.noticeMu.Lock()
+	defer p.noticeMu.Unlock()
+	p.opts.Notice(host, msg)
+}
+
+// Run runs cmd (a shell command line, already quoted by the caller) on host
+// in a new session on the host's one connection. stdin may be nil. stdout
+// and stderr receive output as it arrives; nothing is written to them after
+// Run returns. Run returns nil on exit 0 and *ExitError on a non-zero exit.
+// When ctx is cancelled the session is signalled (KILL) and closed and
+// ctx.Err() is returned, wrapped, without waiting for the remote side.
+func (p *Pool) Run(ctx context.Context, host, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
+	ep, err := p.resolve(host, true, nil, 0)
+	if err != nil {
+		return err
+	}
+	runErr := func(err error) error {
+		return fmt.Errorf("ssh %s: run %q: %w", ep.label, cmd, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return runErr(err)
+	}
+	h, c, err := p.get(ctx, ep)
+	if err != nil {
+		return err
+	}
+	select {
+	case h.sessions <- struct{}{}:
+	case <-ctx.Done():
+		return runErr(ctx.Err())
+	}
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { <-h.sessions }) }
+
+	sess, err := c.NewSession()
+	if err != nil && !isOpenRefused(err) && !p.alive(c) {
+		// The connection died under us before the watcher noticed:
+		// drop it and try once on a fresh one.
+		p.drop(h, c)
+		if _, c, err = p.get(ctx, ep); err != nil {
+			release()
+			return err
+		}
+		sess, err = c.NewSession()
+	}
+	if err != nil {
+		release()
+		if isOpenRefused(err) {
+			return runErr(fmt.Errorf("open session: %w", err))
+		}
+		return runErr(fmt.Errorf("open session: %w", cleanErr(err)))
+	}
+
+	g := &gate{}
+	if stdin != nil {
+		sess.Stdin = &gatedReader{g: g, r: stdin}
+	}
+	if stdout != nil {
+		sess.Stdout = &gatedWriter{g: g, w: stdout}
+	}
+	if stderr != nil {
+		sess.Stderr = &gatedWriter{g: g, w: stderr}
+	}
+	defer g.close()
+
+	if err := sess.Start(cmd); err != nil {
+		sess.Close()
+		release()
+		return runErr(cleanErr(err))
+	}
+	done := make(chan error, 1)
+	go func() {
+		err := sess.Wait()
+		sess.Close()
+		// The slot is held until the server has closed the channel, so
+		// the server never sees more than MaxSessions sessions.
+		release()
+		done <- err
+	}()
+
+	select {
+	case err := <-done:
+		var ee *ssh.ExitError
+		var em *ssh.ExitMissingError
+		switch {
+		case err == nil:
+			return nil
+		case errors.As(err, &ee):
+			return &ExitError{Host: host, Code: ee.ExitStatus()}
+		case errors.As(err, &em):
+			return runErr(errors.New("connection lost before the command reported an exit status"))
+		default:
+			return runErr(cleanErr(err))
+		}
+	case <-ctx.Done():
+		sess.Signal(ssh.SIGKILL)
+		sess.Close()
+		return runErr(ctx.Err())
+	}
+}
+
+// Dial opens a TCP connection from the host's side (direct-tcpip), e.g. to
+// a container address, through the host's one connection.
+func (p *Pool) Dial(ctx context.Context, host, network, addr string) (net.Conn, error) {
+	ep, err := p.resolve(host, true, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	h, c, err := p.get(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := c.DialContext(ctx, network, addr)
+	if err != nil && ctx.Err() == nil && !isOpenRefused(err) && !p.alive(c) {
+		// Dead connection not yet noticed: redial once.
+		p.drop(h, c)
+		if _, c, err = p.get(ctx, ep); err != nil {
+			return nil, err
+		}
+		conn, err = c.DialContext(ctx, network, addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: dial %s %s: %w", ep.label, network, addr, cleanErr(err))
+	}
+	return conn, nil
+}
+
+// Close closes every connection. Run and Dial fail with ErrClosed afterwards.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	hosts := make([]*hostConn, 0, len(p.hosts))
+	for _, h := range p.hosts {
+		hosts = append(hosts, h)
+	}
+	p.mu.Unlock()
+	p.cancel()
+	for _, h := range hosts {
+		h.mu.Lock()
+		c := h.client
+		h.client = nil
+		h.mu.Unlock()
+		if c != nil {
+			c.Close()
+		}
+	}
+	return nil
+}
+
+func (p *Pool) entry(ep *endpoint) (*hostConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("ssh %s: %w", ep.label, ErrClosed)
+	}
+	h := p.hosts[ep.key]
+	if h == nil {
+		h = &hostConn{ep: ep, sessions: make(chan struct{}, p.opts.MaxSessions)}
+		p.hosts[ep.key] = h
+	}
+	return h, nil
+}
+
+func (p *Pool) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// get returns the connected client for ep, dialling if needed. Concurrent
+// callers share one dial. The dial itself is bounded by ConnectTimeout and
+// Close, not by ctx: ctx only bounds how long this caller waits, so one
+// caller giving up does not fail the others.
+func (p *Pool) get(ctx context.Context, ep *endpoint) (*hostConn, *ssh.Client, error) {
+	h, err := p.entry(ep)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.mu.Lock()
+	if c := h.client; c != nil {
+		h.mu.Unlock()
+		return h, c, nil
+	}
+	call := h.call
+	if call == nil {
+		call = &dialCall{done: make(chan struct{})}
+		h.call = call
+		go p.runDial(h, call)
+	}
+	h.mu.Unlock()
+	select {
+	case <-call.done:
+		return h, call.client, call.err
+	case <-ctx.Done():
+		return h, nil, fmt.Errorf("ssh %s: connect: %w", ep.label, ctx.Err())
+	}
+}
+
+func (p *Pool) runDial(h *hostConn, call *dialCall) {
+	c, err := p.dial(h.ep)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.call = nil
+	if err == nil && p.isClosed() {
+		c.Close()
+		c, err = nil, fmt.Errorf("ssh %s: %w", h.ep.label, ErrClosed)
+	}
+	if err == nil {
+		h.client = c
+		p.watch(h, c)
+	}
+	call.client, call.err = c, err
+	close(call.done)
+}
+
+// alive reports whether c still answers a global request.
+func (p *Pool) alive(c *ssh.Client) bool {
+	replied := make(chan error, 1)
+	go func() {
+		_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+		replied <- err
+	}()
+	t := time.NewTimer(p.opts.ConnectTimeout)
+	defer t.Stop()
+	select {
+	case err := <-replied:
+		return err == nil
+	case <-t.C:
+		return false
+	}
+}
+
+// drop forgets c (if it is still h's client) and closes it.
+func (p *Pool) drop(h *hostConn, c *ssh.Client) {
+	h.mu.Lock()
+	if h.client == c {
+		h.client = nil
+	}
+	h.mu.Unlock()
+	c.Close()
+}
+
+// watch forgets c as soon as its connection ends, and sends keepalives,
+// closing c when one fails or goes unanswered.
+func (p *Pool) watch(h *hostConn, c *ssh.Client) {
+	ended := make(chan struct{})
+	go func() {
+		c.Wait()
+		close(ended)
+		h.mu.Lock()
+		if h.client == c {
+			h.client = nil
+		}
+		h.mu.Unlock()
+	}()
+	if p.opts.Keepalive < 0 {
+		return
+	}
+	go func() {
+		t := time.NewTicker(p.opts.Keepalive)
+		defer t.Stop()
+		for {
+			select {
+			case <-ended:
+				return
+			case <-t.C:
+			}
+			replied := make(chan error, 1)
+			go func() {
+				_, _, err := c.SendRequest("keepalive@openssh.com", true, nil)
+				replied <- err
+			}()
+			timer := time.NewTimer(p.opts.Keepalive + p.opts.ConnectTimeout)
+			select {
+			case err := <-replied:
+				timer.Stop()
+				if err != nil {
+					p.drop(h, c)
+					return
+				}
+			case <-timer.C:
+				p.drop(h, c)
+				return
+			case <-ended:
+				timer.Stop()
+				return
+			}
+		}
+	}()
+}
+
+// dial connects and authenticates to ep, through its jump host if any.
+func (p *Pool) dial(ep *endpoint) (*ssh.Client, error) {
+	var jump *ssh.Client
+	if ep.jump != nil {
+		// The jump host's own dial has its own timeout.
+		_, jc, err := p.get(p.ctx, ep.jump)
+		if err != nil {
+			return nil, fmt.Errorf("ssh %s: proxy: %w", ep.label, err)
+		}
+		jump = jc
+	}
+
+	authMethods, cleanupAuth, err := p.authMethods(ep)
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: auth: %w", ep.label, err)
+	}
+	defer cleanupAuth()
+	addr := ep.addr()
+	if err := ensureKnownHostsFile(p.opts.KnownHostsFile); err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", ep.label, err)
+	}
+	p.khMu.Lock()
+	kh, err := loadKnownHosts(p.opts.KnownHostsFile)
+	p.khMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", ep.label, err)
+	}
+	cfg := &ssh.ClientConfig{
+		User: ep.user,
+		Auth: authMethods,
+		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
+			return p.verifyHostKey(ep, addr, remote, key)
+		},
+		HostKeyAlgorithms: kh.hostKeyAlgorithms(addr),
+	}
+
+	// Waiting for a handshake slot does not count against ConnectTimeout.
+	select {
+	case p.handshakes <- struct{}{}:
+	case <-p.ctx.Done():
+		return nil, fmt.Errorf("ssh %s: %w", ep.label, ErrClosed)
+	}
+	defer func() { <-p.handshakes }()
+
+	ctx, cancel := context.WithTimeout(p.ctx, p.opts.ConnectTimeout)
+	defer cancel()
+	var conn net.Conn
+	if jump != nil {
+		conn, err = jump.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("ssh %s: dial via %s: %w", ep.label, ep.jump.label, p.ctxErr(ctx, err))
+		}
+	} else {
+		var d net.Dialer
+		conn, err = d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("ssh %s: dial: %w", ep.label, p.ctxErr(ctx, err))
+		}
+	}
+
+	// Closing the connection is the one deadline that works both for TCP
+	// and for a channel through a jump host.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	sc, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	if !stop() {
+		if err == nil {
+			sc.Close()
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf("ssh %s: handshake: %w", ep.label, p.ctxErr(ctx, err))
+	}
+	if err != nil {
+		var hk *HostKeyChangedError
+		if errors.As(err, &hk) {
+			return nil, fmt.Errorf("ssh %s: %w", ep.label, hk)
+		}
+		return nil, fmt.Errorf("ssh %s: handshake: %w", ep.label, cleanErr(err))
+	}
+	return ssh.NewClient(sc, chans, reqs), nil
+}
+
+// ctxErr explains an error caused by the dial context ending.
+func (p *Pool) ctxErr(ctx context.Context, err error) error {
+	switch {
+	case p.ctx.Err() != nil:
+		return ErrClosed
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || isTimeout(err):
+		return &msgErr{msg: fmt.Sprintf("timed out after %s", p.opts.ConnectTimeout), err: err}
+	}
+	return cleanErr(err)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// isOpenRefused reports whether err is the server refusing a channel, as
+// opposed to the connection being gone.
+func isOpenRefused(err error) bool {
+	var oce *ssh.OpenChannelError
+	return errors.As(err, &oce)
+}
+
+// msgErr shows msg but unwraps to the original error.
+type msgErr struct {
+	msg string
+	err error
+}
+
+func (e *msgErr) Error() string { return e.msg }
+func (e *msgErr) Unwrap() error { return e.err }
+
+// cleanErr shortens errors for people: "dial tcp 1.2.3.4:22: connect:
+// connection refused" becomes "connection refused" (the address is already
+// in our prefix) and x/crypto's "ssh: handshake failed: ssh: " prefixes
+// are dropped. errors.Is/As still see the original error.
+func cleanErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		inner := oe.Err
+		var se *os.SyscallError
+		if errors.As(inner, &se) {
+			inner = se.Err
+		}
+		if errors.Is(inner, syscall.ECONNREFUSED) {
+			return &msgErr{msg: "connection refused", err: err}
+		}
+		return &msgErr{msg: inner.Error(), err: err}
+	}
+	msg := err.Error()
+	trimmed := msg
+	for _, prefix := range []string{"ssh: handshake failed: ", "ssh: "} {
+		trimmed = strings.TrimPrefix(trimmed, prefix)
+	}
+	if trimmed != msg {
+		return &msgErr{msg: trimmed, err: err}
+	}
+	return err
+}
+
+// gate stops output from reaching the caller's writers (and input from
+// being read from the caller's reader) once Run has returned, so a
+// cancelled Run never races with the caller reusing its buffers.
+type gate struct {
+	mu     sync.Mutex
+	closed atomic.Bool
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed.Store(true)
+	g.mu.Unlock()
+}
+
+type gatedWriter struct {
+	g *gate
+	w io.Writer
+}
+
+func (w *gatedWriter) Write(b []byte) (int, error) {
+	w.g.mu.Lock()
+	defer w.g.mu.Unlock()
+	if w.g.closed.Load() {
+		return len(b), nil
+	}
+	return w.w.Write(b)
+}
+
+type gatedReader struct {
+	g *gate
+	r io.Reader
+}
+
+func (r *gatedReader) Read(b []byte) (int, error) {
+	if r.g.closed.Load() {
+		return 0, io.EOF
+	}
+	return r.r.Read(b)
+}

@@ -1,0 +1,428 @@
+package sshpool
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// testServer is an in-process SSH server on 127.0.0.1:0. It accepts the
+// given public keys, runs "exec" requests with sh -c (stdin, stdout, stderr
+// wired; exit-status or exit-signal sent; "signal" kills the process group)
+// and forwards direct-tcpip channels. It counts TCP connections, concurrent
+// sessions and direct-tcpip channels.
+type testServer struct {
+	t        testing.TB
+	ln       net.Listener
+	host     string // "127.0.0.1:port"
+	port     int
+	hostKeys []ssh.Signer
+	cfg      *ssh.ServerConfig
+
+	conns       atomic.Int64 // TCP connections accepted
+	sessions    atomic.Int64 // sessions open right now
+	maxSessions atomic.Int64 // most sessions open at once
+	totalExecs  atomic.Int64
+	directTCPIP atomic.Int64
+	lastUser    atomic.Value // string
+
+	hangKeepalive atomic.Bool // when set, keepalive requests get no reply
+	handshakes    *gauge      // connections between accept and auth done
+
+	mu      sync.Mutex
+	live    map[net.Conn]bool
+	closing bool
+	wg      sync.WaitGroup
+}
+
+type serverOpt func(*testServer)
+
+// gauge tracks a current and a maximum count.
+type gauge struct{ cur, max atomic.Int64 }
+
+func (g *gauge) inc() {
+	n := g.cur.Add(1)
+	for {
+		m := g.max.Load()
+		if n <= m || g.max.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+func (g *gauge) dec() { g.cur.Add(-1) }
+
+// withHandshakeGauge shares a handshake gauge between servers.
+func withHandshakeGauge(g *gauge) serverOpt {
+	return func(s *testServer) { s.handshakes = g }
+}
+
+// withHostKeys replaces the default ed25519 host key.
+func withHostKeys(keys ...ssh.Signer) serverOpt {
+	return func(s *testServer) { s.hostKeys = keys }
+}
+
+func newTestServer(t testing.TB, authorized []ssh.PublicKey, opts ...serverOpt) *testServer {
+	t.Helper()
+	s := &testServer{t: t, live: map[net.Conn]bool{}}
+	for _, o := range opts {
+		o(s)
+	}
+	if len(s.hostKeys) == 0 {
+		s.hostKeys = []ssh.Signer{newEd25519Signer(t)}
+	}
+	s.cfg = &ssh.ServerConfig{
+		PublicKeyCallback: func(md ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			for _, k := range authorized {
+				if string(k.Marshal()) == string(key.Marshal()) {
+					return nil, nil
+				}
+			}
+			return nil, errors.New("unauthorized key")
+		},
+	}
+	for _, k := range s.hostKeys {
+		s.cfg.AddHostKey(k)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ln = ln
+	s.port = ln.Addr().(*net.TCPAddr).Port
+	s.host = "127.0.0.1:" + strconv.Itoa(s.port)
+	s.wg.Add(1)
+	go s.serve()
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *testServer) hostKey() ssh.PublicKey { return s.hostKeys[0].PublicKey() }
+
+func (s *testServer) user() string {
+	u, _ := s.lastUser.Load().(string)
+	return u
+}
+
+func (s *testServer) serve() {
+	defer s.wg.Done()
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.live[nc] = true
+		s.wg.Add(1)
+		s.mu.Unlock()
+		s.conns.Add(1)
+		go s.handleConn(nc)
+	}
+}
+
+// dropConns closes every client connection, as a server reboot would.
+func (s *testServer) dropConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.live {
+		c.Close()
+	}
+}
+
+func (s *testServer) Close() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.ln.Close()
+	s.dropConns()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		s.t.Errorf("test server %s: handlers did not finish", s.host)
+	}
+}
+
+func (s *testServer) handleConn(nc net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.live, nc)
+		s.mu.Unlock()
+		nc.Close()
+	}()
+	if s.handshakes != nil {
+		s.handshakes.inc()
+	}
+	sc, chans, reqs, err := ssh.NewServerConn(nc, s.cfg)
+	if s.handshakes != nil {
+		s.handshakes.dec()
+	}
+	if err != nil {
+		return
+	}
+	defer sc.Close()
+	s.lastUser.Store(sc.User())
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for req := range reqs {
+			if req.Type == "keepalive@openssh.com" && s.hangKeepalive.Load() {
+				continue // never answered
+			}
+			// OpenSSH answers keepalive@openssh.com with a failure.
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+		}
+	}()
+	var chWG sync.WaitGroup
+	for nch := range chans {
+		chWG.Add(1)
+		switch nch.ChannelType() {
+		case "session":
+			go func() { defer chWG.Done(); s.handleSession(nch) }()
+		case "direct-tcpip":
+			go func() { defer chWG.Done(); s.handleDirectTCPIP(nch) }()
+		default:
+			nch.Reject(ssh.UnknownChannelType, "unsupported")
+			chWG.Done()
+		}
+	}
+	chWG.Wait()
+}
+
+func (s *testServer) handleSession(nch ssh.NewChannel) {
+	ch, reqs, err := nch.Accept()
+	if err != nil {
+		return
+	}
+	n := s.sessions.Add(1)
+	for {
+		m := s.maxSessions.Load()
+		if n <= m || s.maxSessions.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	var endOnce sync.Once
+	// end is called exactly once, before the server closes the channel, so
+	// that the session count drops before the client can see the close.
+	end := func() {
+		endOnce.Do(func() {
+			s.sessions.Add(-1)
+			ch.Close()
+		})
+	}
+
+	var (
+		mu      sync.Mutex
+		cmd     *exec.Cmd
+		exited  = make(chan struct{})
+		started bool
+	)
+	kill := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		select {
+		case <-exited:
+			return // reaped: its pid may be reused
+		default:
+		}
+		if cmd != nil && cmd.Process != nil {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+	}
+	for req := range reqs {
+		switch req.Type {
+		case "exec":
+			var payload struct{ Command string }
+			if err := ssh.Unmarshal(req.Payload, &payload); err != nil || started {
+				req.Reply(false, nil)
+				continue
+			}
+			started = true
+			s.totalExecs.Add(1)
+			c := exec.Command("sh", "-c", payload.Command)
+			c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			c.Stdout = ch
+			c.Stderr = ch.Stderr()
+			c.WaitDelay = 5 * time.Second
+			stdin, err := c.StdinPipe()
+			if err == nil {
+				err = c.Start()
+			}
+			if err != nil {
+				req.Reply(false, nil)
+				end()
+				continue
+			}
+			mu.Lock()
+			cmd = c
+			mu.Unlock()
+			req.Reply(true, nil)
+			go func() {
+				io.Copy(stdin, ch)
+				stdin.Close()
+			}()
+			go func() {
+				defer close(exited)
+				err := c.Wait()
+				var ee *exec.ExitError
+				if errors.As(err, &ee) {
+					if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+						sig := "KILL"
+						if ws.Signal() != syscall.SIGKILL {
+							sig = "TERM"
+						}
+						ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+							Signal     string
+							CoreDumped bool
+							Error      string
+							Lang       string
+						}{Signal: sig}))
+						end()
+						return
+					}
+				}
+				code := 0
+				if c.ProcessState != nil {
+					code = c.ProcessState.ExitCode()
+				}
+				ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{uint32(code)}))
+				end()
+			}()
+		case "signal":
+			kill()
+			if req.WantReply {
+				req.Reply(true, nil)
+			}
+		default:
+			if req.WantReply {
+				req.Reply(false, nil)
+			}
+		}
+	}
+	// The client closed the channel (or the connection died): make sure
+	// the command does not outlive it.
+	kill()
+	if started {
+		<-exited
+	}
+	end()
+}
+
+func (s *testServer) handleDirectTCPIP(nch ssh.NewChannel) {
+	var p struct {
+		Host     string
+		Port     uint32
+		OrigHost string
+		OrigPort uint32
+	}
+	if err := ssh.Unmarshal(nch.ExtraData(), &p); err != nil {
+		nch.Reject(ssh.ConnectionFailed, "bad payload")
+		return
+	}
+	s.directTCPIP.Add(1)
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port))), 5*time.Second)
+	if err != nil {
+		nch.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	ch, reqs, err := nch.Accept()
+	if err != nil {
+		c.Close()
+		return
+	}
+	go ssh.DiscardRequests(reqs)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		io.Copy(c, ch)
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		io.Copy(ch, c)
+		ch.CloseWrite()
+	}()
+	wg.Wait()
+	ch.Close()
+	c.Close()
+}
+
+// --- keys ---
+
+func newEd25519Signer(t testing.TB) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newRSASigner(t testing.TB) ssh.Signer {
+	t.Helper()
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// writeKeyFile writes a fresh unencrypted ed25519 private key in OpenSSH
+// format to path and returns its signer.
+func writeKeyFile(t testing.TB, path string) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

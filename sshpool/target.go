@@ -1,0 +1,182 @@
+package sshpool
+
+import (
+	"fmt"
+	"net"
+	"os/user"
+	"strconv"
+	"strings"
+)
+
+// hostSpec is a host string as given by the caller: "host", "host:port",
+// "user@host", "user@host:port" (IPv6 literals as "[::1]:22" or bare "::1").
+// Zero values mean "not given".
+type hostSpec struct {
+	user string
+	host string
+	port int
+}
+
+func parseHostSpec(s string) (hostSpec, error) {
+	var hs hostSpec
+	orig := s
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "ssh://")
+	if i := strings.LastIndex(s, "@"); i >= 0 {
+		hs.user = s[:i]
+		s = s[i+1:]
+		if hs.user == "" {
+			return hs, fmt.Errorf("bad host %q: empty user", orig)
+		}
+	}
+	port := ""
+	switch {
+	case strings.HasPrefix(s, "["):
+		if strings.HasSuffix(s, "]") {
+			hs.host = s[1 : len(s)-1]
+		} else {
+			h, p, err := net.SplitHostPort(s)
+			if err != nil {
+				return hs, fmt.Errorf("bad host %q: %v", orig, err)
+			}
+			hs.host, port = h, p
+		}
+	case strings.Count(s, ":") == 1:
+		i := strings.IndexByte(s, ':')
+		hs.host, port = s[:i], s[i+1:]
+	default: // plain name, or a bare IPv6 literal
+		hs.host = s
+	}
+	if hs.host == "" {
+		return hs, fmt.Errorf("bad host %q: empty host name", orig)
+	}
+	if strings.ContainsAny(hs.host, " \t/") {
+		return hs, fmt.Errorf("bad host %q", orig)
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n <= 0 || n > 65535 {
+			return hs, fmt.Errorf("bad host %q: bad port %q", orig, port)
+		}
+		hs.port = n
+	}
+	return hs, nil
+}
+
+// endpoint is a fully resolved SSH destination: who to log in as, where to
+// connect, which extra identity files to offer, and which jump host (itself
+// an endpoint) to go through.
+type endpoint struct {
+	display       string // the host string as the caller wrote it
+	alias         string
+	user          string
+	hostname      string
+	port          int
+	identityFiles []string // from ssh config, already expanded
+	jump          *endpoint
+	label         string // "user@host:port", used in every error
+	key           string // pool key: label plus the jump chain
+}
+
+// addr is the "host:port" the TCP connection goes to and the name used in
+// known_hosts.
+func (e *endpoint) addr() string {
+	return net.JoinHostPort(e.hostname, strconv.Itoa(e.port))
+}
+
+const maxJumpDepth = 8
+
+// resolve turns a host string into an endpoint. Precedence: values in the
+// host string, then ~/.ssh/config, then Options. For jump hosts (target ==
+// false) Options.User/Port/Proxy do not apply: a jump host defaults to root on
+// port 22 (like Kamal's ssh.proxy) and only follows its own ProxyJump.
+//
+// chain, when non-empty, is the rest of a comma-separated ProxyJump list: the
+// host is reached through chain's last element, which is reached through the
+// elements before it.
+func (p *Pool) resolve(spec string, target bool, chain []string, depth int) (*endpoint, error) {
+	if depth > maxJumpDepth {
+		return nil, fmt.Errorf("ssh %s: ProxyJump chain deeper than %d (a loop in ssh config?)", spec, maxJumpDepth)
+	}
+	hs, err := parseHostSpec(spec)
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", spec, err)
+	}
+	cfg, err := p.sshConfig()
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", spec, err)
+	}
+	hc := cfg.lookup(hs.host)
+
+	ep := &endpoint{display: spec, alias: hs.host}
+	ep.user = firstString(hs.user, hc.User)
+	ep.port = firstInt(hs.port, hc.Port)
+	if target {
+		ep.user = firstString(ep.user, p.opts.User)
+		ep.port = firstInt(ep.port, p.opts.Port)
+	}
+	ep.user = firstString(ep.user, "root")
+	ep.port = firstInt(ep.port, 22)
+
+	tk := tokens{home: p.home, host: hs.host, user: ep.user, localUser: localUser(), alias: hs.host, port: ep.port}
+	ep.hostname = hs.host
+	if hc.HostName != "" {
+		ep.hostname = expandTokens(hc.HostName, tk)
+	}
+	tk.host = ep.hostname
+	for _, f := range hc.IdentityFiles {
+		ep.identityFiles = append(ep.identityFiles, expandTokens(f, tk))
+	}
+
+	if len(chain) == 0 {
+		proxy := hc.ProxyJump
+		if proxy == "" && target {
+			proxy = p.opts.Proxy
+		}
+		if !strings.EqualFold(proxy, "none") {
+			for _, j := range strings.Split(proxy, ",") {
+				if j = strings.TrimSpace(j); j != "" {
+					chain = append(chain, j)
+				}
+			}
+		}
+	}
+	if n := len(chain); n > 0 {
+		ep.jump, err = p.resolve(chain[n-1], false, chain[:n-1], depth+1)
+		if err != nil {
+			return nil, err
+		}
+	}
+
+	ep.label = ep.user + "@" + ep.addr()
+	ep.key = ep.label
+	if ep.jump != nil {
+		ep.key += " via " + ep.jump.key
+	}
+	return ep, nil
+}
+
+func firstString(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstInt(vals ...int) int {
+	for _, v := range vals {
+		if v != 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+func localUser() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}
