@@ -169,7 +169,7 @@ func bDockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		contextDir = "."
 	}
 	if _, err := os.Stat(filepath.Join(rt.Opts.ProjectRoot, dockerfile)); err != nil {
-		return nil, fmt.Errorf("build: missing Dockerfile %s in %s (set builder.dockerfile in %s)", dockerfile, rt.Opts.ProjectRoot, rt.Config.File)
+		return nil, fmt.Errorf("build: missing Dockerfile: no %s in %s (builder.dockerfile in %s names another)", dockerfile, rt.Opts.ProjectRoot, rt.Config.File)
 	}
 	ref := rt.ImageRef(rt.Opts.Version)
 	words := []string{"docker", "build"}
