@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,6 +65,13 @@ func TestSandbox(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			mu.Lock()
 			e.Defer(mu.Unlock)
+			// Other test processes (another package, a second go test)
+			// may use the sandbox too: hold a file lock as well.
+			unlock, err := lockFile(filepath.Join(sandboxState(), "test.lock"))
+			if err != nil {
+				return err
+			}
+			e.Defer(unlock)
 			if err := resetSandbox(root, e.Getenv); err != nil {
 				return err
 			}
@@ -95,6 +103,19 @@ func resetSandbox(root string, _ func(string) string) error {
 		}
 	}
 	return nil
+}
+
+// lockFile takes an exclusive flock on path, waiting for it.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func sandboxState() string {
@@ -149,6 +170,7 @@ func goEnv(key string) string {
 
 func commands(root string) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+		"load": loadCmd(),
 		// example NAME copies examples/NAME into the work directory.
 		"example": func(ts *testscript.TestScript, neg bool, args []string) {
 			if len(args) != 1 {

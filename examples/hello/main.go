@@ -3,6 +3,10 @@
 //	GET /           "hello from <MRSK_VERSION or dev> on <hostname>\n"
 //	GET /up         200 "ok" once ready, 503 before (READY_DELAY, NEVER_READY=1)
 //	GET /slow?ms=N  sleeps N ms, then 200
+//	GET /env/NAME   the sha256 (hex) of env var NAME, so tests can check a
+//	                secret arrived without the app ever printing it
+//	GET /fetch?url=U GETs U from inside the container and returns its body
+//	                (shows the app reaches an accessory over the network)
 //
 // It listens on :3000 (PORT overrides). On SIGTERM it stops accepting, lets
 // in-flight requests finish (up to 30s) and exits 0. CRASH=1 makes it exit 1 at start.
@@ -10,8 +14,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -76,6 +82,25 @@ func main() {
 			return
 		}
 		fmt.Fprint(w, "ok")
+	})
+	mux.HandleFunc("GET /env/{name}", func(w http.ResponseWriter, r *http.Request) {
+		v, ok := os.LookupEnv(r.PathValue("name"))
+		if !ok {
+			http.Error(w, "unset", http.StatusNotFound)
+			return
+		}
+		fmt.Fprintf(w, "%x\n", sha256.Sum256([]byte(v)))
+	})
+	mux.HandleFunc("GET /fetch", func(w http.ResponseWriter, r *http.Request) {
+		client := &http.Client{Timeout: 5 * time.Second}
+		resp, err := client.Get(r.URL.Query().Get("url"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		io.Copy(w, resp.Body)
 	})
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
 		ms := 500
