@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 
 	"github.com/mrsk-go/mrsk/config"
 	"github.com/mrsk-go/mrsk/executor"
@@ -28,16 +29,17 @@ const inspectFormat = `{{.Id}} {{with index .NetworkSettings.Networks "` + netwo
 // container is how flows see a container.
 func containerValue(host, id, name, role, version, state, ip, image, created string) starlark.Value {
 	return mkstruct(starlark.StringDict{
-		"host":    starlark.String(host),
-		"id":      starlark.String(id),
-		"name":    starlark.String(name),
-		"role":    starlark.String(role),
-		"version": starlark.String(version),
-		"state":   starlark.String(state),
-		"running": starlark.Bool(state == "running"),
-		"ip":      starlark.String(ip),
-		"image":   starlark.String(image),
-		"created": starlark.String(created),
+		"host":     starlark.String(host),
+		"id":       starlark.String(id),
+		"name":     starlark.String(name),
+		"role":     starlark.String(role),
+		"version":  starlark.String(version),
+		"state":    starlark.String(state),
+		"running":  starlark.Bool(state == "running"),
+		"ip":       starlark.String(ip),
+		"image":    starlark.String(image),
+		"created":  starlark.String(created),
+		"previous": starlark.NewList(nil),
 	})
 }
 
@@ -114,18 +116,24 @@ func bDockerLogin(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		rt.noteOnce("login-skip", "", "registry: no username configured; skipping docker login")
 		return starlark.None, nil
 	}
+	if _, err := rt.run(t, rt.loginCmd(host)); err != nil {
+		return nil, fmt.Errorf("registry login: %w", err)
+	}
+	rt.progress(host, "logged in to "+orDefault(reg.Server, "Docker Hub"))
+	return starlark.None, nil
+}
+
+// loginCmd logs in to the registry: the password on stdin, the username
+// (also a credential) redacted from what is printed.
+func (rt *Runtime) loginCmd(host string) executor.Command {
+	reg := rt.Config.Registry
 	words := []string{"docker", "login"}
 	if reg.Server != "" {
 		words = append(words, reg.Server)
 	}
 	line := join(append(words, "-u", reg.Username.Reveal(), "--password-stdin")...)
 	display := join(words...) + " -u [REDACTED] --password-stdin"
-	c := executor.Command{Host: host, Line: line, Display: display, Stdin: []byte(reg.Password.Reveal()), StdinNote: "[REDACTED]"}
-	if _, err := rt.run(t, c); err != nil {
-		return nil, fmt.Errorf("registry login: %w", err)
-	}
-	rt.progress(host, "logged in to "+orDefault(reg.Server, "Docker Hub"))
-	return starlark.None, nil
+	return executor.Command{Host: host, Line: line, Display: display, Stdin: []byte(reg.Password.Reveal()), StdinNote: "[REDACTED]"}
 }
 
 // docker_logout(host="").
@@ -226,13 +234,22 @@ func bDockerPull(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		return nil, err
 	}
 	var host, image string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "image?", &image); err != nil {
+	login := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "image?", &image, "login?", &login); err != nil {
 		return nil, err
 	}
 	if image == "" {
 		image = rt.ImageRef(rt.Opts.Version)
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: join("docker", "pull", "--quiet", image)}); err != nil {
+	// Log in on the same round trip: one command per host, not two.
+	c := executor.Command{Host: host, Line: join("docker", "pull", "--quiet", image)}
+	if login && !rt.Config.Registry.Username.IsZero() {
+		l := rt.loginCmd(host)
+		c.Line = l.Line + " >/dev/null && " + c.Line
+		c.Display = l.Display + " >/dev/null && " + join("docker", "pull", "--quiet", image)
+		c.Stdin, c.StdinNote = l.Stdin, l.StdinNote
+	}
+	if _, err := rt.run(t, c); err != nil {
 		return nil, fmt.Errorf("pull: %w", err)
 	}
 	rt.progress(host, "pulled "+image)
@@ -321,7 +338,9 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 		}
 		words = append(words, cmdWords...)
 	}
+	ps := join(append(append([]string{"docker", "ps"}, rt.serviceFilters(role.Name)...), "--format", psFormat)...)
 	script = append(script,
+		ps+"; echo "+psEnd,
 		ensureNetwork,
 		fmt.Sprintf("if docker container inspect %s >/dev/null 2>&1; then docker rename %s %s; fi", quote(name), quote(name), quote(fmt.Sprintf("%s_replaced_%d", name, rt.Now().UnixNano()))),
 		join(words...)+" >/dev/null",
@@ -332,12 +351,14 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	id, ip := parseInspect(res.Stdout)
+	before, after, _ := strings.Cut(res.Stdout, psEnd+"\n")
+	id, ip := parseInspect(after)
 	if rt.Exec.DryRun() {
 		id, ip = name, name
 	}
 	rt.progress(host, "started "+name)
-	return containerValue(host, id, name, role.Name, version, "running", ip, rt.ImageRef(version), ""), nil
+	ctr := containerValue(host, id, name, role.Name, version, "running", ip, rt.ImageRef(version), "")
+	return withPrevious(ctr, parsePs(host, before)), nil
 }
 
 func parseInspect(out string) (id, ip string) {
@@ -449,6 +470,7 @@ func bDockerStop(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if _, err := rt.run(t, executor.Command{Host: host, Line: join(words...) + " >/dev/null"}); err != nil {
 		return nil, fmt.Errorf("stop: %w", err)
 	}
+	rt.record(host, "stopped")
 	rt.progress(host, "stopped "+strings.Join(names(ctrs, refs), ", "))
 	return starlark.None, nil
 }
@@ -509,15 +531,32 @@ func bDockerPs(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if err != nil {
 		return nil, err
 	}
-	var out []starlark.Value
-	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+	return starlark.NewList(parsePs(host, res.Stdout)), nil
+}
+
+// psEnd separates docker ps output from what follows in one command.
+const psEnd = "--mrsk-ps-end--"
+
+func parsePs(host, out string) []starlark.Value {
+	var cs []starlark.Value
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Split(line, "|")
 		if len(f) < 7 {
 			continue
 		}
-		out = append(out, containerValue(host, f[0], f[1], f[4], f[3], f[2], "", f[5], f[6]))
+		cs = append(cs, containerValue(host, f[0], f[1], f[4], f[3], f[2], "", f[5], f[6]))
 	}
-	return starlark.NewList(out), nil
+	return cs
+}
+
+// withPrevious adds .previous: the role's containers that ran before ctr
+// started, listed in the same round trip as the start.
+func withPrevious(ctr starlark.Value, prev []starlark.Value) starlark.Value {
+	d := starlark.StringDict{}
+	s := ctr.(*starlarkstruct.Struct)
+	s.ToStringDict(d)
+	d["previous"] = starlark.NewList(prev)
+	return mkstruct(d)
 }
 
 // docker(host, *args, stream=True, check=True) runs `docker args...` on
@@ -554,9 +593,10 @@ func bDocker(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwarg
 	return resultValue(res), nil
 }
 
-// prune_containers(host, retain=retain_containers, older_than=0) removes
-// stopped containers of the service beyond the newest `retain`, and only
-// those stopped more than older_than seconds ago.
+// prune_containers(host, retain=retain_containers, older_than=0,
+// images=False) removes stopped containers of the service beyond the newest
+// `retain`, and only those stopped more than older_than seconds ago. With
+// images=True it also removes images no container uses, in the same command.
 func bPruneContainers(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rt, err := runtimeOf(t)
 	if err != nil {
@@ -565,7 +605,8 @@ func bPruneContainers(t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	var host string
 	retain := rt.Config.RetainContainers
 	var olderV starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "retain?", &retain, "older_than?", &olderV); err != nil {
+	images := false
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "retain?", &retain, "older_than?", &olderV, "images?", &images); err != nil {
 		return nil, err
 	}
 	olderThan, err := seconds(olderV, 0)
@@ -576,7 +617,13 @@ func bPruneContainers(t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, fmt.Errorf("%s: retain must be >= 0", b.Name())
 	}
 	list := join(append([]string{"docker", "ps", "--all", "--quiet"}, rt.serviceFilters("")...)...)
-	line := fmt.Sprintf("ids=$(%s); [ -z \"$ids\" ] || docker inspect -f %s $ids", list,
+	line := ""
+	if images {
+		// Images of containers removed below go on the next prune: one
+		// round trip now matters more.
+		line = rt.pruneImagesLine() + "; "
+	}
+	line += fmt.Sprintf("ids=$(%s); [ -z \"$ids\" ] || docker inspect -f %s $ids", list,
 		quote(`{{.Id}}|{{.Name}}|{{.State.Running}}|{{.State.FinishedAt}}|{{.Created}}`))
 	res, err := rt.run(t, executor.Command{Host: host, Line: line})
 	if err != nil {
@@ -642,11 +689,14 @@ func bPruneImages(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host); err != nil {
 		return nil, err
 	}
-	line := join("docker", "image", "prune", "--all", "--force", "--filter", "label=service="+rt.Config.Service) + " >/dev/null"
-	if _, err := rt.run(t, executor.Command{Host: host, Line: line}); err != nil {
+	if _, err := rt.run(t, executor.Command{Host: host, Line: rt.pruneImagesLine()}); err != nil {
 		return nil, fmt.Errorf("prune images: %w", err)
 	}
 	return starlark.None, nil
+}
+
+func (rt *Runtime) pruneImagesLine() string {
+	return join("docker", "image", "prune", "--all", "--force", "--filter", "label=service="+rt.Config.Service) + " >/dev/null"
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -107,6 +107,7 @@ func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		last = rt.pollUntil(ctx, exited, func() error { return probe(ctx, client, url) })
 	}
 	if last == nil {
+		rt.record(host, "healthy")
 		secs := time.Since(start).Seconds()
 		rt.progress(host, fmt.Sprintf("%s is healthy (%.1fs)", name, secs))
 		return starlark.Float(secs), nil

@@ -51,6 +51,7 @@ type Runtime struct {
 	traefikIPs map[string]string
 	notes      map[string]bool
 	lockHeld   bool
+	events     []Event
 }
 
 type cleanup struct {
@@ -374,4 +375,23 @@ func (rt *Runtime) progress(host, msg string) {
 		}
 		rt.Out.Line(host, msg)
 	}
+}
+
+// Event is a moment of a host's switch, kept for --timings.
+type Event struct {
+	Host, Name string
+	At         time.Time
+}
+
+func (rt *Runtime) record(host, name string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.events = append(rt.events, Event{Host: host, Name: name, At: time.Now()})
+}
+
+// Events returns what record saw, in order.
+func (rt *Runtime) Events() []Event {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return append([]Event(nil), rt.events...)
 }

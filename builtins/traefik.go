@@ -190,6 +190,7 @@ func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err := rt.confirmRoute(t, host, key, url); err != nil {
 		return nil, err
 	}
+	rt.record(host, "routed")
 	rt.progress(host, "Traefik routes "+key+" to "+attr(ctr, "name")+" only")
 	return starlark.Float(time.Since(start).Seconds()), nil
 }

@@ -80,6 +80,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		"parallel": starlark.NewBuiltin("parallel", e.parallel),
 		"invoke":   starlark.NewBuiltin("invoke", e.invoke),
 		"defined":  starlark.NewBuiltin("defined", e.defined),
+		"catch":    starlark.NewBuiltin("catch", e.catch),
 	}
 	for k, v := range opts.Builtins {
 		e.predeclared[k] = v
@@ -264,6 +265,33 @@ func (e *Engine) defined(t *starlark.Thread, b *starlark.Builtin, args starlark.
 		return nil, err
 	}
 	return starlark.Bool(e.Project(name) != nil), nil
+}
+
+// catch(fn, *args, **kwargs) calls fn and returns struct(value, error):
+// error is None on success, else the failure's message. Starlark has no
+// try; flows use this to report state before failing. Cancellation (Ctrl-C)
+// is never caught.
+func (e *Engine) catch(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) < 1 {
+		return nil, fmt.Errorf("%s: missing function", b.Name())
+	}
+	fn, ok := args[0].(starlark.Callable)
+	if !ok {
+		return nil, fmt.Errorf("%s: want a function, got %s", b.Name(), args[0].Type())
+	}
+	v, err := starlark.Call(t, fn, args[1:], kwargs)
+	if err != nil {
+		if ContextOf(t).Err() != nil {
+			return nil, err
+		}
+		msg := err.Error()
+		var ie *ItemError
+		if errors.As(err, &ie) {
+			msg = ie.Item + ": " + ie.Err.Error()
+		}
+		return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{"value": starlark.None, "error": starlark.String(msg)}), nil
+	}
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{"value": v, "error": starlark.None}), nil
 }
 
 // Backtrace renders err for a user: the Starlark call stack (file:line of

@@ -19,6 +19,7 @@ type Globals struct {
 	Verbose     bool   `short:"v" help:"Print each remote command as it runs."`
 	Quiet       bool   `short:"q" help:"Print only errors and requested output."`
 	DryRun      bool   `name:"dry-run" help:"Connect to nothing; print the commands each host would run."`
+	Timings     bool   `help:"At the end, print per host how long the switch took and how many remote commands ran."`
 }
 
 // CLI is the command tree.
