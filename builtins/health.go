@@ -99,7 +99,13 @@ func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		}
 	default:
 		if ip == "" {
-			last = fmt.Errorf("container has no address on the %s network", network)
+			// Usually a container that exited before it was inspected.
+			select {
+			case code := <-exited:
+				last = fmt.Errorf("container exited with status %s", code)
+			case <-time.After(2 * time.Second):
+				last = fmt.Errorf("container has no address on the %s network", network)
+			}
 			break
 		}
 		client := rt.httpClient(host)
