@@ -86,18 +86,31 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		e.predeclared[k] = v
 	}
 	thread := e.newThread(ctx, "load")
+	stop := watch(ctx, thread)
+	defer stop()
+	loadErr := func(err error) error {
+		if ctx.Err() != nil {
+			return fmt.Errorf("load: %w (%w)", context.Cause(ctx), err)
+		}
+		return err
+	}
 	std, err := e.load(thread, StdlibPrefix+StdlibMain)
 	if err != nil {
-		return nil, err
+		return nil, loadErr(err)
 	}
 	e.stdlib = std
 	if opts.ProjectFile != "" {
-		if _, statErr := os.Stat(opts.ProjectFile); statErr == nil {
+		_, statErr := os.Stat(opts.ProjectFile)
+		switch {
+		case statErr == nil:
 			proj, err := e.load(thread, opts.ProjectFile)
 			if err != nil {
-				return nil, err
+				return nil, loadErr(err)
 			}
 			e.project = proj
+		case !errors.Is(statErr, fs.ErrNotExist):
+			// An unreadable script must not silently skip its hooks.
+			return nil, statErr
 		}
 	}
 	e.mu.Lock()
@@ -297,6 +310,9 @@ func (e *Engine) catch(t *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 // Backtrace renders err for a user: the Starlark call stack (file:line of
 // their script) of the deepest evaluation error, across load() boundaries.
 func Backtrace(err error) string {
+	if err == nil {
+		return ""
+	}
 	var deepest *starlark.EvalError
 	for cur := err; cur != nil; {
 		var ee *starlark.EvalError

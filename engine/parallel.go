@@ -90,11 +90,13 @@ func (e *Engine) parallel(t *starlark.Thread, b *starlark.Builtin, args starlark
 		}(i, item)
 	}
 	wg.Wait()
+	// A cancelled flow is reported as such, not as the failure of whichever
+	// item noticed first.
+	if parent.Err() != nil {
+		return nil, context.Cause(parent)
+	}
 	if firstErr != nil {
 		return nil, firstErr
-	}
-	if err := parent.Err(); err != nil {
-		return nil, err
 	}
 	return starlark.NewList(results), nil
 }
