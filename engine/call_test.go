@@ -543,7 +543,7 @@ func TestCallCancellationCause(t *testing.T) {
 				t.Errorf("error %v does not wrap the cause", err)
 			}
 			// Starlark threads are cancelled with the cause as reason.
-			if !tt.cancels && !strings.Contains(engine.Backtrace(err), "cancelled: user pressed ctrl-c") {
+			if !tt.cancels && !strings.Contains(engine.Backtrace(err), "user pressed ctrl-c") {
 				t.Errorf("backtrace %q does not give the cause", engine.Backtrace(err))
 			}
 			_, _, causes := p.snapshot()
