@@ -27,6 +27,7 @@ func Module() starlark.StringDict {
 		{"local_run", bLocalRun},
 		{"upload", bUpload},
 		{"hook", bHook},
+		{"split_words", bSplitWords},
 		{"docker_login", bDockerLogin},
 		{"docker_logout", bDockerLogout},
 		{"docker_build", bDockerBuild},
@@ -293,4 +294,19 @@ func (rt *Runtime) hookEnv() []string {
 		"MRSK_COMMAND=" + rt.Opts.Command,
 		"MRSK_RECORDED_AT=" + rt.Now().UTC().Format(time.RFC3339),
 	}
+}
+
+// split_words(s) splits a command line into words like a POSIX shell (quotes
+// and backslashes, no expansions), so a command string from the user can be
+// passed word by word, each quoted, with no shell in the image.
+func bSplitWords(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var s string
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &s); err != nil {
+		return nil, err
+	}
+	words, err := splitWords(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	return strList(words), nil
 }

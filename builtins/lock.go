@@ -125,6 +125,9 @@ func bAudit(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs
 		return nil, err
 	}
 	line := fmt.Sprintf("%s [%s] %s", rt.Now().UTC().Format(time.RFC3339), rt.Opts.Performer, strings.ReplaceAll(message, "\n", " "))
+	if rt.Opts.Command != "" {
+		line += " (mrsk " + strings.ReplaceAll(rt.Opts.Command, "\n", " ") + ")"
+	}
 	if rt.Config.Destination != "" {
 		line += " (destination " + rt.Config.Destination + ")"
 	}
