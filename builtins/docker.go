@@ -195,6 +195,9 @@ func bDockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		}
 	}
 	words = append(words, "-t", ref, "--label", "service="+rt.Config.Service, "-f", dockerfile)
+	if multi {
+		words = append(words, cacheArgs(bc.Cache, rt.Repository())...)
+	}
 	for _, k := range sortedKeys(bc.Args) {
 		words = append(words, "--build-arg", k+"="+bc.Args[k])
 	}
@@ -693,6 +696,29 @@ func bPruneImages(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		return nil, fmt.Errorf("prune images: %w", err)
 	}
 	return starlark.None, nil
+}
+
+// cacheArgs are buildx's --cache-from/--cache-to for builder.cache
+// ({type: registry|gha, image, options}), as Kamal 1 passes them.
+func cacheArgs(cache map[string]any, repo string) []string {
+	typ, _ := cache["type"].(string)
+	if typ == "" {
+		return nil
+	}
+	opts, _ := cache["options"].(string)
+	from, to := "type="+typ, "type="+typ
+	if typ == "registry" {
+		image, _ := cache["image"].(string)
+		if image == "" {
+			image = repo + "-build-cache"
+		}
+		from += ",ref=" + image
+		to += ",ref=" + image
+	}
+	if opts != "" {
+		to += "," + opts
+	}
+	return []string{"--cache-from", from, "--cache-to", to}
 }
 
 func (rt *Runtime) pruneImagesLine() string {

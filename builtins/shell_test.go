@@ -82,3 +82,32 @@ func TestPruneCandidates(t *testing.T) {
 		}
 	}
 }
+
+func TestRouteYAML(t *testing.T) {
+	got := routeYAML("hey-web", "Host(`a.example`) && PathPrefix(`/`)", "http://172.18.0.3:3000")
+	for _, want := range []string{
+		"    hey-web:\n      rule: \"Host(`a.example`) && PathPrefix(`/`)\"\n",
+		"      service: hey-web\n",
+		"          - url: \"http://172.18.0.3:3000\"\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("route file lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestCacheArgs(t *testing.T) {
+	for _, tc := range []struct {
+		cache map[string]any
+		want  string
+	}{
+		{nil, ""},
+		{map[string]any{"type": "gha"}, "--cache-from type=gha --cache-to type=gha"},
+		{map[string]any{"type": "registry", "options": "mode=max"}, "--cache-from type=registry,ref=reg/app-build-cache --cache-to type=registry,ref=reg/app-build-cache,mode=max"},
+		{map[string]any{"type": "registry", "image": "reg/cache"}, "--cache-from type=registry,ref=reg/cache --cache-to type=registry,ref=reg/cache"},
+	} {
+		if got := strings.Join(cacheArgs(tc.cache, "reg/app"), " "); got != tc.want {
+			t.Errorf("cacheArgs(%v) = %q, want %q", tc.cache, got, tc.want)
+		}
+	}
+}

@@ -140,21 +140,44 @@ func (rt *Runtime) routeFile(role string) string {
 	return path.Join(routeDir, rt.routeKey(role)+".yml")
 }
 
-// routeYAML routes every request on the web entry point to one server.
-func routeYAML(key, url string) string {
+// defaultRule sends every request on the web entry point to the role.
+const defaultRule = "PathPrefix(`/`)"
+
+// routeRule is the role's router rule: Kamal 1 configs set it as a label,
+// traefik.http.routers.<name>.rule (role labels win over top-level ones).
+func (rt *Runtime) routeRule(role string) string {
+	for _, labels := range []map[string]string{rt.roleLabels(role), rt.Config.Labels} {
+		for _, k := range sortedKeys(labels) {
+			if strings.HasPrefix(k, "traefik.http.routers.") && strings.HasSuffix(k, ".rule") {
+				return labels[k]
+			}
+		}
+	}
+	return defaultRule
+}
+
+func (rt *Runtime) roleLabels(role string) map[string]string {
+	if r, err := rt.role(role); err == nil {
+		return r.Labels
+	}
+	return nil
+}
+
+// routeYAML routes requests matching rule on the web entry point to one server.
+func routeYAML(key, rule, url string) string {
 	return fmt.Sprintf(`# Written by mrsk: do not edit, the next deploy rewrites it.
 http:
   routers:
     %[1]s:
-      rule: "PathPrefix(`+"`/`"+`)"
+      rule: %[2]q
       entryPoints: ["web"]
       service: %[1]s
   services:
     %[1]s:
       loadBalancer:
         servers:
-          - url: "%[2]s"
-`, key, url)
+          - url: %[3]q
+`, key, rule, url)
 }
 
 // traefik_route(host, role, container) points role's route on host at
@@ -178,7 +201,7 @@ func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	start := time.Now()
 	key := rt.routeKey(role)
 	url := fmt.Sprintf("http://%s:%d", ip, rt.Config.Healthcheck.Port)
-	c := uploadCommand(host, rt.routeFile(role), []byte(routeYAML(key, url)), "0644")
+	c := uploadCommand(host, rt.routeFile(role), []byte(routeYAML(key, rt.routeRule(role), url)), "0644")
 	c.StdinNote = "(route " + key + " -> " + attr(ctr, "name") + ")"
 	if _, err := rt.run(t, c); err != nil {
 		return nil, fmt.Errorf("route %s: %w", key, err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,7 +57,48 @@ func splitList(s string) []string {
 }
 
 func loadConfig(app *App, g *Globals) (*config.Config, error) {
-	return config.Load(config.LoadOptions{File: g.ConfigFile, Destination: g.Destination, LookupEnv: app.LookupEnv})
+	cfg, err := config.Load(config.LoadOptions{File: g.ConfigFile, Destination: g.Destination, LookupEnv: app.LookupEnv})
+	if err != nil {
+		return nil, err
+	}
+	if m := cfg.MinimumVersion; m != "" && compareVersions(version, m) < 0 {
+		return nil, fmt.Errorf("%s: minimum_version: the config needs mrsk %s or newer; this is %s", cfg.File, m, version)
+	}
+	return cfg, nil
+}
+
+// compareVersions compares dotted numeric versions ("1.2.10" > "1.2.9");
+// a suffix such as "-dev" is ignored.
+func compareVersions(a, b string) int {
+	parse := func(v string) []int {
+		v = strings.TrimPrefix(v, "v")
+		if i := strings.IndexAny(v, "-+"); i >= 0 {
+			v = v[:i]
+		}
+		var out []int
+		for _, p := range strings.Split(v, ".") {
+			n, _ := strconv.Atoi(p)
+			out = append(out, n)
+		}
+		return out
+	}
+	pa, pb := parse(a), parse(b)
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x = pa[i]
+		}
+		if i < len(pb) {
+			y = pb[i]
+		}
+		if x != y {
+			if x < y {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
 }
 
 // runFlow loads the config and the scripts, then runs flow with ctx and args.
