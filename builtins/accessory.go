@@ -131,15 +131,16 @@ func bAccessoryBoot(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	return starlark.String(status), nil
 }
 
-// accessory_rm(name, host) removes the accessory's container, image and
-// files on host.
+// accessory_rm(name, host, data=True) removes the accessory's container on
+// host and, with data=True, its image, files and directories.
 func bAccessoryRemove(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rt, err := runtimeOf(t)
 	if err != nil {
 		return nil, err
 	}
 	var name, host string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "host", &host); err != nil {
+	data := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "host", &host, "data?", &data); err != nil {
 		return nil, err
 	}
 	a, err := rt.accessory(name)
@@ -147,7 +148,12 @@ func bAccessoryRemove(t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, err
 	}
 	ctr := rt.accessoryContainer(a)
-	line := join("docker", "rm", "-f", ctr) + " >/dev/null 2>&1; " + join("docker", "image", "rm", a.Image) + " >/dev/null 2>&1; " + join("rm", "-rf", rt.accessoryDir(a), path.Join(stateDir, "env", "accessories", ctr+".env"))
+	line := join("docker", "rm", "-f", ctr) + " >/dev/null 2>&1 || true"
+	if data {
+		// Only a removal deletes the image and the accessory's directories
+		// (its data); a reboot keeps them.
+		line += "; " + join("docker", "image", "rm", a.Image) + " >/dev/null 2>&1; " + join("rm", "-rf", rt.accessoryDir(a), path.Join(stateDir, "env", "accessories", ctr+".env"))
+	}
 	if _, err := rt.run(t, executor.Command{Host: host, Line: line}); err != nil {
 		return nil, fmt.Errorf("accessory %s: %w", a.Name, err)
 	}

@@ -34,6 +34,8 @@ func Module() starlark.StringDict {
 		{"docker_push", bDockerPush},
 		{"docker_pull", bDockerPull},
 		{"docker_run", bDockerRun},
+		{"docker_run_once", bDockerRunOnce},
+		{"build_check", bBuildCheck},
 		{"docker_start", bDockerStart},
 		{"docker_stop", bDockerStop},
 		{"docker_rm", bDockerRm},

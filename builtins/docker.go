@@ -168,16 +168,9 @@ func bDockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		return nil, err
 	}
 	bc := rt.Config.Builder
-	dockerfile := bc.Dockerfile
-	if dockerfile == "" {
-		dockerfile = "Dockerfile"
-	}
-	contextDir := bc.Context
-	if contextDir == "" {
-		contextDir = "."
-	}
-	if _, err := os.Stat(filepath.Join(rt.Opts.ProjectRoot, dockerfile)); err != nil {
-		return nil, fmt.Errorf("build: missing Dockerfile: no %s in %s (builder.dockerfile in %s names another)", dockerfile, rt.Opts.ProjectRoot, rt.Config.File)
+	dockerfile, contextDir, err := rt.buildFiles()
+	if err != nil {
+		return nil, err
 	}
 	ref := rt.ImageRef(rt.Opts.Version)
 	words := []string{"docker", "build"}
@@ -213,6 +206,34 @@ func bDockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	return starlark.Bool(multi), nil
+}
+
+// buildFiles returns the Dockerfile and build context, checking the
+// Dockerfile exists.
+func (rt *Runtime) buildFiles() (dockerfile, contextDir string, err error) {
+	bc := rt.Config.Builder
+	dockerfile = orDefault(bc.Dockerfile, "Dockerfile")
+	contextDir = orDefault(bc.Context, ".")
+	if _, err := os.Stat(filepath.Join(rt.Opts.ProjectRoot, dockerfile)); err != nil {
+		return "", "", fmt.Errorf("build: missing Dockerfile: no %s in %s (builder.dockerfile in %s names another)", dockerfile, rt.Opts.ProjectRoot, rt.Config.File)
+	}
+	return dockerfile, contextDir, nil
+}
+
+// build_check() fails when the build cannot start (no Dockerfile), so a
+// deploy stops before it touches any host.
+func bBuildCheck(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	if _, _, err := rt.buildFiles(); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
 }
 
 // docker_push() pushes the image of ctx.version from this machine.
@@ -298,49 +319,15 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	if err != nil {
 		return nil, err
 	}
-	c := rt.Config
 	version := rt.Opts.Version
 	name := rt.ContainerName(role.Name, version)
-	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", name, "--network", network,
-		"-e", "MRSK_CONTAINER_NAME=" + name, "-e", "MRSK_VERSION=" + version}
-	for _, k := range sortedKeys(role.Env.Clear) {
-		words = append(words, "-e", k+"="+role.Env.Clear[k])
+	spec, err := rt.appRun(host, role, version, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	var script []string
-	var stdin []byte
-	if len(role.Env.Secret) > 0 {
-		content, err := envFileContent(role.Env)
-		if err != nil {
-			return nil, fmt.Errorf("%s: role %s: %w", b.Name(), role.Name, err)
-		}
-		f := rt.envFile(role.Name)
-		script = append(script, uploadCommand(host, f, content, "0600").Line)
-		stdin = content
-		words = append(words, "--env-file", f)
-	}
-	words = append(words, loggingArgs(c.Logging)...)
-	labels := map[string]string{"service": c.Service, "role": role.Name, "version": version, "destination": c.Destination}
-	for k, v := range c.Labels {
-		labels[k] = v
-	}
-	for k, v := range role.Labels {
-		labels[k] = v
-	}
-	for _, k := range sortedKeys(labels) {
-		words = append(words, "--label", k+"="+labels[k])
-	}
-	for _, v := range c.Volumes {
-		words = append(words, "--volume", v)
-	}
-	words = append(words, optionArgs(role.Options)...)
-	words = append(words, rt.ImageRef(version))
-	if role.Cmd != "" {
-		cmdWords, err := splitWords(role.Cmd)
-		if err != nil {
-			return nil, fmt.Errorf("%s: role %s: cmd: %w", b.Name(), role.Name, err)
-		}
-		words = append(words, cmdWords...)
-	}
+	words := append([]string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", name}, spec.args...)
+	words = append(words, spec.cmd...)
+	script, stdin := spec.prelude, spec.stdin
 	ps := join(append(append([]string{"docker", "ps"}, rt.serviceFilters(role.Name)...), "--format", psFormat)...)
 	script = append(script,
 		ps+"; echo "+psEnd,
@@ -356,12 +343,108 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	}
 	before, after, _ := strings.Cut(res.Stdout, psEnd+"\n")
 	id, ip := parseInspect(after)
+	previous := parsePs(host, before)
 	if rt.Exec.DryRun() {
 		id, ip = name, name
+		previous = rt.placeholders(host, role.Name, "")
 	}
 	rt.progress(host, "started "+name)
 	ctr := containerValue(host, id, name, role.Name, version, "running", ip, rt.ImageRef(version), "")
-	return withPrevious(ctr, parsePs(host, before)), nil
+	return withPrevious(ctr, previous), nil
+}
+
+// appRunSpec is what every container of a role runs with.
+type appRunSpec struct {
+	args    []string // docker run flags and the image
+	cmd     []string // the role's command, if any
+	prelude []string // commands to run first (the secret env file upload)
+	stdin   []byte   // what the prelude reads: the env file
+}
+
+// appRun builds the docker run flags of role: network, env (secrets from a
+// 0600 env file written in the same command), logging, labels, volumes and
+// options. name is "" for a one-off container (app exec).
+func (rt *Runtime) appRun(host string, role *config.Role, version, name string) (appRunSpec, error) {
+	c := rt.Config
+	var sp appRunSpec
+	w := []string{"--network", network}
+	if name != "" {
+		w = append(w, "-e", "MRSK_CONTAINER_NAME="+name)
+	}
+	w = append(w, "-e", "MRSK_VERSION="+version)
+	for _, k := range sortedKeys(role.Env.Clear) {
+		w = append(w, "-e", k+"="+role.Env.Clear[k])
+	}
+	if len(role.Env.Secret) > 0 {
+		content, err := envFileContent(role.Env)
+		if err != nil {
+			return sp, fmt.Errorf("role %s: %w", role.Name, err)
+		}
+		f := rt.envFile(role.Name)
+		sp.prelude = append(sp.prelude, uploadCommand(host, f, content, "0600").Line)
+		sp.stdin = content
+		w = append(w, "--env-file", f)
+	}
+	w = append(w, loggingArgs(c.Logging)...)
+	if name != "" {
+		labels := map[string]string{"service": c.Service, "role": role.Name, "version": version, "destination": c.Destination}
+		for k, v := range c.Labels {
+			labels[k] = v
+		}
+		for k, v := range role.Labels {
+			labels[k] = v
+		}
+		for _, k := range sortedKeys(labels) {
+			w = append(w, "--label", k+"="+labels[k])
+		}
+	}
+	for _, v := range c.Volumes {
+		w = append(w, "--volume", v)
+	}
+	w = append(w, optionArgs(role.Options)...)
+	sp.args = append(w, rt.ImageRef(version))
+	if role.Cmd != "" {
+		cmdWords, err := splitWords(role.Cmd)
+		if err != nil {
+			return sp, fmt.Errorf("role %s: cmd: %w", role.Name, err)
+		}
+		sp.cmd = cmdWords
+	}
+	return sp, nil
+}
+
+// docker_run_once(host, role, cmd) runs cmd (a list of words) in a new,
+// removed-after container of role's image with the role's env, volumes and
+// options, e.g. for migrations. Output streams prefixed by host.
+func bDockerRunOnce(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var host, roleName string
+	var cmdV starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &roleName, "cmd", &cmdV); err != nil {
+		return nil, err
+	}
+	role, err := rt.role(roleName)
+	if err != nil {
+		return nil, err
+	}
+	cmdWords, err := toStrings(cmdV)
+	if err != nil || len(cmdWords) == 0 {
+		return nil, fmt.Errorf("%s: cmd must be a non-empty list of words", b.Name())
+	}
+	spec, err := rt.appRun(host, role, rt.Opts.Version, "")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	line := join(append(append([]string{"docker", "run", "--rm"}, spec.args...), cmdWords...)...)
+	script := append(spec.prelude, line)
+	res, err := rt.run(t, executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: spec.stdin, StdinNote: "[REDACTED env file]", Stream: true, Always: true})
+	if err != nil {
+		return nil, err
+	}
+	return resultValue(res), nil
 }
 
 func parseInspect(out string) (id, ip string) {
@@ -519,9 +602,9 @@ func bDockerPs(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if err != nil {
 		return nil, err
 	}
-	var host, role string
+	var host, role, version string
 	all := false
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role?", &role, "all?", &all); err != nil {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role?", &role, "all?", &all, "version?", &version); err != nil {
 		return nil, err
 	}
 	words := []string{"docker", "ps"}
@@ -529,12 +612,47 @@ func bDockerPs(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 		words = append(words, "--all")
 	}
 	words = append(words, rt.serviceFilters(role)...)
+	if version != "" {
+		words = append(words, "--filter", "label=version="+version)
+	}
 	words = append(words, "--format", psFormat)
 	res, err := rt.run(t, executor.Command{Host: host, Line: join(words...)})
 	if err != nil {
 		return nil, err
 	}
+	if rt.Exec.DryRun() {
+		return starlark.NewList(rt.placeholders(host, role, version)), nil
+	}
 	return starlark.NewList(parsePs(host, res.Stdout)), nil
+}
+
+// placeholders stand in for what docker ps would find, in plans: the
+// running container of each role (version CURRENT), or, when a version is
+// asked for, a stopped one of that version, so a plan shows every step a
+// real run would take.
+func (rt *Runtime) placeholders(host, role, version string) []starlark.Value {
+	roles := []string{role}
+	if role == "" {
+		roles = nil
+		for _, r := range rt.Config.Roles {
+			for _, h := range r.Hosts {
+				if h == host {
+					roles = append(roles, r.Name)
+					break
+				}
+			}
+		}
+	}
+	var out []starlark.Value
+	for _, r := range roles {
+		state, v := "running", "CURRENT"
+		if version != "" {
+			state, v = "exited", version
+		}
+		name := rt.ContainerName(r, v)
+		out = append(out, containerValue(host, name, name, r, v, state, name, rt.ImageRef(v), ""))
+	}
+	return out
 }
 
 // psEnd separates docker ps output from what follows in one command.

@@ -43,11 +43,14 @@ func bLock(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 	switch action {
 	case "acquire":
 		rt.mu.Lock()
-		held := rt.lockHeld
-		rt.mu.Unlock()
-		if held {
-			return starlark.None, nil // a flow called from a flow already holds it
+		if rt.lockDepth > 0 {
+			// A flow called from a flow (setup -> deploy): the outer one
+			// holds the lock, and only its release lets go.
+			rt.lockDepth++
+			rt.mu.Unlock()
+			return starlark.None, nil
 		}
+		rt.mu.Unlock()
 		details := fmt.Sprintf("Locked by: %s at %s\nVersion: %s\nMessage: %s\n", rt.Opts.Performer, rt.Now().UTC().Format(time.RFC3339), rt.Opts.Version, message)
 		line := fmt.Sprintf("mkdir -p %s && if mkdir %s 2>/dev/null; then cat > %s; else cat >/dev/null; echo LOCKED; cat %s 2>/dev/null; exit 3; fi",
 			stateDir, quote(dir), quote(dir+"/details"), quote(dir+"/details"))
@@ -59,15 +62,24 @@ func bLock(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 			}
 			return nil, fmt.Errorf("acquire deploy lock: %w", err)
 		}
-		rt.mu.Lock()
-		rt.lockHeld = !hold
-		rt.mu.Unlock()
+		if !hold {
+			rt.mu.Lock()
+			rt.lockDepth = 1
+			rt.mu.Unlock()
+		}
 		if !hold {
 			rt.onExit("lock", func(ctx context.Context) error { return rt.releaseLock(ctx) })
 		}
 		rt.Out.Line(host, "acquired the deploy lock")
 		return starlark.None, nil
 	case "release":
+		rt.mu.Lock()
+		if rt.lockDepth > 1 {
+			rt.lockDepth--
+			rt.mu.Unlock()
+			return starlark.None, nil
+		}
+		rt.mu.Unlock()
 		rt.dropExit("lock")
 		if err := rt.releaseLock(engineCtx(t)); err != nil {
 			return nil, err
@@ -86,7 +98,7 @@ func bLock(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 func (rt *Runtime) releaseLock(ctx context.Context) error {
 	host := rt.Config.PrimaryHost()
 	rt.mu.Lock()
-	rt.lockHeld = false
+	rt.lockDepth = 0
 	rt.mu.Unlock()
 	if _, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("rm", "-rf", rt.lockDir())}); err != nil {
 		return fmt.Errorf("release deploy lock: %w", err)

@@ -50,7 +50,7 @@ type Runtime struct {
 	cleanups   []cleanup
 	traefikIPs map[string]string
 	notes      map[string]bool
-	lockHeld   bool
+	lockDepth  int // nesting of lock("acquire") in this run
 	events     []Event
 }
 
@@ -282,7 +282,14 @@ func (rt *Runtime) selectRoles() ([]*config.Role, []string, error) {
 		}
 	}
 	if len(roles) == 0 {
-		return nil, nil, fmt.Errorf("no hosts match --roles %s --hosts %s", strings.Join(o.Roles, ","), strings.Join(o.Hosts, ","))
+		var filters []string
+		if len(o.Roles) > 0 {
+			filters = append(filters, "--roles "+strings.Join(o.Roles, ","))
+		}
+		if len(o.Hosts) > 0 {
+			filters = append(filters, "--hosts "+strings.Join(o.Hosts, ","))
+		}
+		return nil, nil, fmt.Errorf("no hosts match %s", strings.Join(filters, " "))
 	}
 	return roles, hosts, nil
 }

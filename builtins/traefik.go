@@ -27,6 +27,7 @@ const (
 	traefikName    = "traefik"
 	routeDir       = stateDir + "/traefik/dynamic"
 	traefikAPIPort = "8080"
+	traefikEnvFile = stateDir + "/env/traefik/traefik.env"
 )
 
 func (rt *Runtime) traefikArgs() []string {
@@ -38,6 +39,9 @@ func (rt *Runtime) traefikArgs() []string {
 		"--log-opt", "max-size=10m"}
 	for _, k := range sortedKeys(c.Env.Clear) {
 		words = append(words, "-e", k+"="+c.Env.Clear[k])
+	}
+	if len(c.Env.Secret) > 0 {
+		words = append(words, "--env-file", traefikEnvFile)
 	}
 	for _, k := range sortedKeys(c.Labels) {
 		words = append(words, "--label", k+"="+c.Labels[k])
@@ -70,7 +74,10 @@ func (rt *Runtime) traefikArgs() []string {
 // the configuration we want.
 func (rt *Runtime) traefikCommand() (string, string) {
 	words := rt.traefikArgs()
-	sum := sha256.Sum256([]byte(strings.Join(words, "\x00")))
+	// Secret values count too (hashed, never shown): a changed secret is a
+	// changed configuration.
+	secrets, _ := envFileContent(rt.Config.Traefik.Env)
+	sum := sha256.Sum256([]byte(strings.Join(words, "\x00") + "\x00" + string(secrets)))
 	hash := hex.EncodeToString(sum[:6])
 	var out []string
 	for i, w := range words {
@@ -100,6 +107,15 @@ func bTraefikEnsure(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	}
 	run, hash := rt.traefikCommand()
 	var s []string
+	var stdin []byte
+	if env := rt.Config.Traefik.Env; len(env.Secret) > 0 {
+		content, err := envFileContent(env)
+		if err != nil {
+			return nil, fmt.Errorf("traefik: %w", err)
+		}
+		s = append(s, uploadCommand(host, traefikEnvFile, content, "0600").Line)
+		stdin = content
+	}
 	s = append(s, "mkdir -p "+quote(routeDir), ensureNetwork)
 	if reboot {
 		s = append(s, "docker rm -f "+traefikName+" >/dev/null 2>&1 || true")
@@ -109,7 +125,7 @@ func bTraefikEnsure(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		`case "$cur" in "") `+run+` >/dev/null && echo started ;; "`+hash+` true") echo running ;; "`+hash+` false") docker start `+traefikName+` >/dev/null && echo started ;; *) echo changed ;; esac`,
 		join("docker", "inspect", "-f", inspectFormat, traefikName),
 	)
-	res, err := rt.run(t, executor.Command{Host: host, Line: strings.Join(s, "; ")})
+	res, err := rt.run(t, executor.Command{Host: host, Line: strings.Join(s, "; "), Stdin: stdin, StdinNote: "[REDACTED env file]"})
 	if err != nil {
 		return nil, fmt.Errorf("traefik: %w", err)
 	}

@@ -81,6 +81,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		"invoke":   starlark.NewBuiltin("invoke", e.invoke),
 		"defined":  starlark.NewBuiltin("defined", e.defined),
 		"catch":    starlark.NewBuiltin("catch", e.catch),
+		"reraise":  starlark.NewBuiltin("reraise", e.reraise),
 	}
 	for k, v := range opts.Builtins {
 		e.predeclared[k] = v
@@ -297,15 +298,56 @@ func (e *Engine) catch(t *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		if ContextOf(t).Err() != nil {
 			return nil, err
 		}
-		msg := err.Error()
-		var ie *ItemError
-		if errors.As(err, &ie) {
-			msg = ie.Item + ": " + ie.Err.Error()
-		}
-		return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{"value": starlark.None, "error": starlark.String(msg)}), nil
+		return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{"value": starlark.None, "error": CaughtError{err}}), nil
 	}
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{"value": v, "error": starlark.None}), nil
 }
+
+// CaughtError is the error catch() returns: it prints as its message, and
+// reraise() raises it again with its original backtrace (the user's
+// file:line), which a fail() with the message would lose.
+type CaughtError struct{ Err error }
+
+func (c CaughtError) String() string {
+	var ie *ItemError
+	if errors.As(c.Err, &ie) {
+		return ie.Item + ": " + lastMessage(ie.Err)
+	}
+	return lastMessage(c.Err)
+}
+
+func lastMessage(err error) string {
+	msg := err.Error()
+	return strings.TrimPrefix(msg, "fail: ")
+}
+
+func (c CaughtError) Type() string          { return "error" }
+func (c CaughtError) Freeze()               {}
+func (c CaughtError) Truth() starlark.Bool  { return true }
+func (c CaughtError) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: error") }
+
+// reraise(error, prefix="") raises an error from catch() again, its message
+// prefixed, keeping where it came from.
+func (e *Engine) reraise(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var v starlark.Value
+	var prefix string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "error", &v, "prefix?", &prefix); err != nil {
+		return nil, err
+	}
+	c, ok := v.(CaughtError)
+	if !ok {
+		return nil, fmt.Errorf("%s: want an error from catch(), got %s", b.Name(), v.Type())
+	}
+	return nil, &reraised{prefix: prefix, err: c.Err}
+}
+
+type reraised struct {
+	prefix string
+	err    error
+}
+
+func (r *reraised) Error() string { return r.prefix + CaughtError{r.err}.String() }
+func (r *reraised) Unwrap() error { return r.err }
 
 // Backtrace renders err for a user: the Starlark call stack (file:line of
 // their script) of the deepest evaluation error, across load() boundaries.

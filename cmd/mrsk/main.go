@@ -45,15 +45,12 @@ func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string
 		return 2
 	}
 	kctx, err := parser.Parse(args)
-	if err != nil {
-		if kctx == nil || len(args) == 0 || !isHelp(args) {
-			fmt.Fprintln(stderr, "mrsk:", err)
-			return 2
-		}
-		return 0
-	}
 	if isHelp(args) {
-		return 0
+		return 0 // kong printed the help
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "mrsk:", err)
+		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

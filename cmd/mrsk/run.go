@@ -187,7 +187,8 @@ func report(app *App, what string, err error) error {
 	if errors.As(err, &ie) {
 		msg = ie.Item + ": " + lastLine(ie.Err.Error())
 	}
-	fmt.Fprintf(app.Stderr, "mrsk: %s failed: %s\n", strings.TrimSuffix(what, "_flow"), lastLine(msg))
+	what = strings.ReplaceAll(strings.TrimSuffix(what, "_flow"), "_", " ")
+	fmt.Fprintf(app.Stderr, "mrsk: %s failed: %s\n", what, strings.TrimPrefix(lastLine(msg), "fail: "))
 	return reported{err}
 }
 
