@@ -35,6 +35,7 @@ func Module() starlark.StringDict {
 		{"docker_pull", bDockerPull},
 		{"docker_run", bDockerRun},
 		{"docker_run_once", bDockerRunOnce},
+		{"abandon_new", bAbandonNew},
 		{"build_check", bBuildCheck},
 		{"docker_start", bDockerStart},
 		{"docker_stop", bDockerStop},

@@ -1,6 +1,7 @@
 package builtins
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -306,6 +307,8 @@ func envFileContent(env config.Env) ([]byte, error) {
 // host and returns it (with its address on the mrsk network). A container of
 // the same name (a redeploy of one version) is renamed out of the way first.
 // The secret env file is written in the same command: one round trip.
+// If the flow ends before traefik_route (or, for a role without a route,
+// wait_healthy(http=False)) puts the container in service, it is removed.
 func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rt, err := runtimeOf(t)
 	if err != nil {
@@ -339,6 +342,11 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	cmd := executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: stdin, StdinNote: "[REDACTED env file]"}
 	res, err := rt.run(t, cmd)
 	if err != nil {
+		if engineCtx(t).Err() != nil {
+			// Interrupted (Ctrl-C, or another host failed): the engine may
+			// still have started it; never leave it running unrouted.
+			rt.removeDetached(host, name)
+		}
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	before, after, _ := strings.Cut(res.Stdout, psEnd+"\n")
@@ -349,6 +357,15 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 		previous = rt.placeholders(host, role.Name, "")
 	}
 	rt.progress(host, "started "+name)
+	// Until the switch puts it in service, a failed or interrupted flow
+	// removes it: no half-started container stays behind.
+	if !rt.Exec.DryRun() {
+		rt.onExit(newKey(host, id), func(ctx context.Context) error {
+			_, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "rm", "-f", id) + " >/dev/null 2>&1 || true"})
+			rt.Out.Line(host, "removed "+name+" (never put in service)")
+			return err
+		})
+	}
 	ctr := containerValue(host, id, name, role.Name, version, "running", ip, rt.ImageRef(version), "")
 	return withPrevious(ctr, previous), nil
 }
@@ -445,6 +462,39 @@ func bDockerRunOnce(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		return nil, err
 	}
 	return resultValue(res), nil
+}
+
+// newKey names the exit cleanup of a container docker_run started.
+func newKey(host, id string) string { return "new:" + host + "/" + id }
+
+// inService marks ctr as serving: the flow's end no longer removes it.
+func (rt *Runtime) inService(host string, ctr starlark.Value) {
+	rt.dropExit(newKey(host, attr(ctr, "id")))
+}
+
+// abandon_new() removes, now, every container this run started that was
+// never put in service (booting stopped on another host): flows call it
+// before reporting what each host runs.
+func bAbandonNew(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	if err := rt.runExitsWithPrefix(engineCtx(t), "new:"); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
+}
+
+// removeDetached force-removes a container with a fresh context: the
+// flow's own is cancelled when this runs.
+func (rt *Runtime) removeDetached(host, ref string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, _ = rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "rm", "-f", ref) + " >/dev/null 2>&1 || true"})
 }
 
 func parseInspect(out string) (id, ip string) {

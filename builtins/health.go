@@ -114,6 +114,9 @@ func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	}
 	if last == nil {
 		rt.record(host, "healthy")
+		if !useHTTP {
+			rt.inService(host, ctr) // no route to wait for: healthy is serving
+		}
 		secs := time.Since(start).Seconds()
 		rt.progress(host, fmt.Sprintf("%s is healthy (%.1fs)", name, secs))
 		return starlark.Float(secs), nil
@@ -121,13 +124,17 @@ func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if parent.Err() != nil {
 		// Interrupted: leave the decision to the flow's cleanup; still do
 		// not leave a half-started container behind.
-		cctx, ccancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer ccancel()
-		_, _ = rt.Exec.Run(cctx, executor.Command{Host: host, Line: join("docker", "rm", "-f", id) + " >/dev/null"})
+		rt.removeDetached(host, id)
+		rt.dropExit(newKey(host, id))
 		return nil, parent.Err()
 	}
 	// Abandon the container: show why, then remove it.
-	res, _ := rt.Exec.Run(parent, executor.Command{Host: host, Line: join("docker", "logs", "--tail", "20", id) + " 2>&1; " + join("docker", "rm", "-f", id) + " >/dev/null"})
+	rt.dropExit(newKey(host, id))
+	// A detached context: a sibling host failing at the same moment must not
+	// cut the removal short.
+	actx, acancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer acancel()
+	res, _ := rt.Exec.Run(actx, executor.Command{Host: host, Line: join("docker", "logs", "--tail", "20", id) + " 2>&1; " + join("docker", "rm", "-f", id) + " >/dev/null"})
 	if logs := strings.TrimSpace(res.Stdout); logs != "" {
 		rt.Out.Always(host, "last log lines of "+name+":")
 		for _, l := range strings.Split(logs, "\n") {

@@ -113,6 +113,29 @@ func (rt *Runtime) RunCleanups(ctx context.Context) error {
 	return first
 }
 
+// runExitsWithPrefix runs now (and forgets) the exit cleanups whose key
+// starts with prefix.
+func (rt *Runtime) runExitsWithPrefix(ctx context.Context, prefix string) error {
+	rt.mu.Lock()
+	var run, kept []cleanup
+	for _, c := range rt.cleanups {
+		if strings.HasPrefix(c.key, prefix) {
+			run = append(run, c)
+		} else {
+			kept = append(kept, c)
+		}
+	}
+	rt.cleanups = kept
+	rt.mu.Unlock()
+	var first error
+	for _, c := range run {
+		if err := c.fn(ctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
 // noteOnce prints a line the first time key is seen.
 func (rt *Runtime) noteOnce(key, host, msg string) {
 	rt.mu.Lock()

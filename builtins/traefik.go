@@ -230,6 +230,7 @@ func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		return nil, err
 	}
 	rt.record(host, "routed")
+	rt.inService(host, ctr)
 	rt.progress(host, "Traefik routes "+key+" to "+attr(ctr, "name")+" only")
 	return starlark.Float(time.Since(start).Seconds()), nil
 }
