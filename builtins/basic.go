@@ -257,6 +257,9 @@ func bHook(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 	if !ok {
 		return nil, fmt.Errorf("%s: hook name must be a string", b.Name())
 	}
+	if rt.Opts.SkipHooks {
+		return starlark.None, nil
+	}
 	if fn, ok := engine.FromThread(t).Project(name).(starlark.Callable); ok {
 		rt.Out.Line("", "hook "+name)
 		if _, err := starlark.Call(t, fn, args[1:], kwargs); err != nil {
@@ -287,7 +290,8 @@ func (rt *Runtime) hookEnv() []string {
 	for _, r := range rs {
 		roles = append(roles, r.Name)
 	}
-	return []string{
+	env := []string{
+		"MRSK_SERVICE=" + rt.Config.Service,
 		"MRSK_VERSION=" + rt.Opts.Version,
 		"MRSK_SERVICE_VERSION=" + rt.Config.Service + "@" + rt.Opts.Version,
 		"MRSK_HOSTS=" + strings.Join(hosts, ","),
@@ -296,7 +300,13 @@ func (rt *Runtime) hookEnv() []string {
 		"MRSK_DESTINATION=" + rt.Config.Destination,
 		"MRSK_COMMAND=" + rt.Opts.Command,
 		"MRSK_RECORDED_AT=" + rt.Now().UTC().Format(time.RFC3339),
+		// Seconds since mrsk started: in post-deploy, how long the deploy took.
+		fmt.Sprintf("MRSK_RUNTIME=%d", int(time.Since(rt.started).Round(time.Second).Seconds())),
 	}
+	if len(rt.Opts.Roles) > 0 {
+		env = append(env, "MRSK_ROLE="+strings.Join(rt.Opts.Roles, ","))
+	}
+	return env
 }
 
 // split_words(s) splits a command line into words like a POSIX shell (quotes

@@ -35,6 +35,7 @@ type Options struct {
 	Args        map[string]starlark.Value // command options exposed as ctx.options
 	Command     string                    // the mrsk command line, for the audit log
 	HooksDir    string                    // .mrsk/hooks of the project
+	SkipHooks   bool                      // --skip-hooks
 	ProjectRoot string
 }
 
@@ -45,6 +46,8 @@ type Runtime struct {
 	Out    *output.Printer
 	Opts   Options
 	Now    func() time.Time
+
+	started time.Time
 
 	mu         sync.Mutex
 	cleanups   []cleanup
@@ -61,7 +64,7 @@ type cleanup struct {
 
 // NewRuntime wires a Runtime.
 func NewRuntime(cfg *config.Config, ex executor.Executor, out *output.Printer, opts Options) *Runtime {
-	return &Runtime{Config: cfg, Exec: ex, Out: out, Opts: opts, Now: time.Now, traefikIPs: map[string]string{}, notes: map[string]bool{}}
+	return &Runtime{Config: cfg, Exec: ex, Out: out, Opts: opts, Now: time.Now, started: time.Now(), traefikIPs: map[string]string{}, notes: map[string]bool{}}
 }
 
 func runtimeOf(t *starlark.Thread) (*Runtime, error) {

@@ -15,6 +15,8 @@ type Globals struct {
 	Destination string `short:"d" help:"Destination: merges config/deploy.<destination>.yml."`
 	Hosts       string `short:"H" help:"Only these hosts (comma list, * wildcards)."`
 	Roles       string `short:"r" help:"Only these roles (comma list, * wildcards)."`
+	Primary     bool   `short:"p" help:"Only the primary host."`
+	SkipHooks   bool   `help:"Run no hooks (neither config/deploy.star hook functions nor .mrsk/hooks files)."`
 	Version     string `help:"Version (image tag) to act on; default: the git HEAD sha."`
 	Verbose     bool   `short:"v" help:"Print each remote command as it runs."`
 	Quiet       bool   `short:"q" help:"Print only errors and requested output."`
@@ -209,16 +211,29 @@ func (c *TraefikLogsCmd) Run(app *App, g *Globals) error {
 
 // AccessoryCmd is `mrsk accessory ...`.
 type AccessoryCmd struct {
-	Boot   accessoryName    `cmd:"" help:"Boot an accessory (or all)."`
-	Reboot accessoryName    `cmd:"" help:"Remove and boot an accessory again."`
-	Remove accessoryName    `cmd:"" help:"Remove an accessory, its image and its files."`
-	Info   accessoryName    `cmd:"" help:"Show an accessory's container."`
-	Logs   AccessoryLogsCmd `cmd:"" help:"Show an accessory's logs."`
-	Exec   AccessoryExecCmd `cmd:"" help:"Run a command in an accessory's container."`
+	Boot   accessoryName      `cmd:"" help:"Boot an accessory (or all)."`
+	Reboot accessoryName      `cmd:"" help:"Recreate an accessory's container (its data stays)."`
+	Remove AccessoryRemoveCmd `cmd:"" help:"Remove an accessory, its image and its data directories (asks for -y)."`
+	Info   accessoryName      `cmd:"" help:"Show an accessory's container."`
+	Logs   AccessoryLogsCmd   `cmd:"" help:"Show an accessory's logs."`
+	Exec   AccessoryExecCmd   `cmd:"" help:"Run a command in an accessory's container."`
 }
 
 type accessoryName struct {
 	Name string `arg:"" help:"Accessory name, or all."`
+}
+
+// AccessoryRemoveCmd is `mrsk accessory remove NAME -y`.
+type AccessoryRemoveCmd struct {
+	Name      string `arg:"" help:"Accessory name, or all."`
+	Confirmed bool   `short:"y" help:"Do not ask (required: the accessory's data is deleted)."`
+}
+
+func (c *AccessoryRemoveCmd) Run(app *App, g *Globals) error {
+	if !c.Confirmed && !g.DryRun {
+		return fmt.Errorf("accessory remove deletes the containers, images and data directories of %s: run again with -y to confirm", c.Name)
+	}
+	return runFlow(app, g, "accessory_remove", flowOpts{}, starlark.String(c.Name))
 }
 
 // AccessoryLogsCmd is `mrsk accessory logs NAME`.

@@ -130,10 +130,15 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 	}
 	defer ex.Close()
 
+	hosts := splitList(g.Hosts)
+	if g.Primary {
+		hosts = []string{cfg.PrimaryHost()}
+	}
 	rt := builtins.NewRuntime(cfg, ex, out, builtins.Options{
+		SkipHooks:   g.SkipHooks,
 		Version:     ver,
 		Performer:   performer(cfg.Root, app.LookupEnv),
-		Hosts:       splitList(g.Hosts),
+		Hosts:       hosts,
 		Roles:       splitList(g.Roles),
 		Verbose:     g.Verbose,
 		Args:        opts.values(),
