@@ -51,7 +51,11 @@ func bLock(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 			return starlark.None, nil
 		}
 		rt.mu.Unlock()
-		details := fmt.Sprintf("Locked by: %s at %s\nVersion: %s\nMessage: %s\n", rt.Opts.Performer, rt.Now().UTC().Format(time.RFC3339), rt.Opts.Version, message)
+		details := fmt.Sprintf("Locked by: %s at %s\n", rt.Opts.Performer, rt.Now().UTC().Format(time.RFC3339))
+		if rt.Opts.Version != "" {
+			details += "Version: " + rt.Opts.Version + "\n"
+		}
+		details += "Message: " + message + "\n"
 		line := fmt.Sprintf("mkdir -p %s && if mkdir %s 2>/dev/null; then cat > %s; else cat >/dev/null; echo LOCKED; cat %s 2>/dev/null; exit 3; fi",
 			stateDir, quote(dir), quote(dir+"/details"), quote(dir+"/details"))
 		res, err := rt.run(t, executor.Command{Host: host, Line: line, Stdin: []byte(details), StdinNote: "(lock details)"})

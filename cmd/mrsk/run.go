@@ -177,6 +177,10 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 	defer cancel()
 	cleanErr := rt.RunCleanups(cctx)
 	if flowErr != nil {
+		if app.Ctx.Err() != nil {
+			fmt.Fprintf(app.Stderr, "mrsk: %s interrupted; nothing was left half-done\n", displayName(flow))
+			return reported{flowErr}
+		}
 		return report(app, flow, flowErr)
 	}
 	return cleanErr
@@ -185,16 +189,35 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 // report prints a flow error with the Starlark backtrace of the user's
 // script, and the chain of Go errors under it.
 func report(app *App, what string, err error) error {
-	bt := engine.Backtrace(err)
-	fmt.Fprintln(app.Stderr, bt)
+	// The backtrace helps when the user's own script is involved; for a
+	// failure inside the stock flows the message says it all.
+	if bt := engine.Backtrace(err); strings.Contains(bt, ".star:") && hasUserFrame(bt) {
+		fmt.Fprintln(app.Stderr, bt)
+	}
 	var ie *engine.ItemError
 	msg := err.Error()
 	if errors.As(err, &ie) {
 		msg = ie.Item + ": " + lastLine(ie.Err.Error())
 	}
-	what = strings.ReplaceAll(strings.TrimSuffix(what, "_flow"), "_", " ")
-	fmt.Fprintf(app.Stderr, "mrsk: %s failed: %s\n", what, strings.TrimPrefix(lastLine(msg), "fail: "))
+	fmt.Fprintf(app.Stderr, "mrsk: %s failed: %s\n", displayName(what), strings.TrimPrefix(lastLine(msg), "fail: "))
 	return reported{err}
+}
+
+// displayName turns a flow name back into the command: app_boot -> app boot.
+func displayName(flow string) string {
+	return strings.ReplaceAll(strings.TrimSuffix(flow, "_flow"), "_", " ")
+}
+
+// hasUserFrame reports whether a backtrace passes through a file of the
+// project (anything but the stock @mrsk// modules).
+func hasUserFrame(bt string) bool {
+	for _, line := range strings.Split(bt, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.Contains(line, ".star:") && !strings.HasPrefix(line, engine.StdlibPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func lastLine(s string) string {
