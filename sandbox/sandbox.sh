@@ -511,7 +511,7 @@ cmd_up() {
   write_env "$n"
   trap - EXIT
   log "up: $n host(s) in $((SECONDS - t0))s; env: $STATE/env"
-  cat "$STATE/env"
+  grep -v PASSWORD "$STATE/env" # the registry password stays in the file
 }
 
 # ---------------------------------------------------------------------------- host init
