@@ -331,7 +331,7 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	words := append([]string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", name}, spec.args...)
 	words = append(words, spec.cmd...)
 	script, stdin := spec.prelude, spec.stdin
-	ps := join(append(append([]string{"docker", "ps"}, rt.serviceFilters(role.Name)...), "--format", psFormat)...)
+	ps := join(append(append([]string{"docker", "ps"}, rt.serviceFilters(role.Name)...), "--format", psFormat, "--no-trunc")...)
 	script = append(script,
 		ps+"; echo "+psEnd,
 		ensureNetwork,
@@ -665,7 +665,8 @@ func bDockerPs(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if version != "" {
 		words = append(words, "--filter", "label=version="+version)
 	}
-	words = append(words, "--format", psFormat)
+	// Full ids: they compare equal to the ones docker inspect gives.
+	words = append(words, "--format", psFormat, "--no-trunc")
 	res, err := rt.run(t, executor.Command{Host: host, Line: join(words...)})
 	if err != nil {
 		return nil, err
