@@ -40,8 +40,9 @@ func (rt *Runtime) healthDeadline() time.Duration {
 // the image), or healthcheck.cmd run in the container when set. With
 // http=False it only checks the container keeps running for
 // readiness_delay. A container that exits is noticed at once (a `docker
-// wait` runs alongside). On failure the container is removed, its last log
-// lines are printed, and the call fails.
+// wait` runs alongside). On failure its last log lines are printed and the
+// container is removed (or, when this run did not create it, as for the
+// target of a rollback, stopped and kept), and the call fails.
 func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rt, err := runtimeOf(t)
 	if err != nil {
@@ -121,27 +122,31 @@ func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		rt.progress(host, fmt.Sprintf("%s is healthy (%.1fs)", name, secs))
 		return starlark.Float(secs), nil
 	}
-	if parent.Err() != nil {
-		// Interrupted: leave the decision to the flow's cleanup; still do
-		// not leave a half-started container behind.
-		rt.removeDetached(host, id)
-		rt.dropExit(newKey(host, id))
-		return nil, parent.Err()
-	}
-	// Abandon the container: show why, then remove it.
+	// A container this run created goes; one that existed before (the
+	// target of a rollback, kept for that) is only stopped, never deleted.
+	fresh := rt.hasExit(newKey(host, id))
 	rt.dropExit(newKey(host, id))
-	// A detached context: a sibling host failing at the same moment must not
-	// cut the removal short.
+	undo, how := join("docker", "rm", "-f", id), "removed"
+	if !fresh {
+		undo, how = join("docker", "stop", "-t", "1", id), "stopped"
+	}
+	// A detached context: the flow's may be cancelled (Ctrl-C, or a sibling
+	// host failing at the same moment) and must not cut this short.
 	actx, acancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer acancel()
-	res, _ := rt.Exec.Run(actx, executor.Command{Host: host, Line: join("docker", "logs", "--tail", "20", id) + " 2>&1; " + join("docker", "rm", "-f", id) + " >/dev/null"})
+	if parent.Err() != nil {
+		_, _ = rt.Exec.Run(actx, executor.Command{Host: host, Line: undo + " >/dev/null 2>&1 || true"})
+		return nil, parent.Err()
+	}
+	// Abandon the container: show why, then undo it.
+	res, _ := rt.Exec.Run(actx, executor.Command{Host: host, Line: join("docker", "logs", "--tail", "20", id) + " 2>&1; " + undo + " >/dev/null"})
 	if logs := strings.TrimSpace(res.Stdout); logs != "" {
 		rt.Out.Always(host, "last log lines of "+name+":")
 		for _, l := range strings.Split(logs, "\n") {
 			rt.Out.Always(host, "  "+l)
 		}
 	}
-	return nil, fmt.Errorf("on %s: %s did not become healthy (%s): %v; removed it", host, name, target, last)
+	return nil, fmt.Errorf("on %s: %s did not become healthy (%s): %v; %s it", host, name, target, last, how)
 }
 
 // pollUntil calls check until it succeeds, the container exits, or the

@@ -84,6 +84,17 @@ func (rt *Runtime) onExit(key string, fn func(context.Context) error) {
 	rt.cleanups = append(rt.cleanups, cleanup{key, fn})
 }
 
+func (rt *Runtime) hasExit(key string) bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for _, c := range rt.cleanups {
+		if c.key == key {
+			return true
+		}
+	}
+	return false
+}
+
 func (rt *Runtime) dropExit(key string) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
