@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -158,8 +159,11 @@ func bDockerLogout(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 }
 
 // docker_build() builds the image of ctx.version from the project's
-// Dockerfile, labelled with the service. Multi-arch (buildx) only when
-// builder.multiarch is true and the buildx plugin exists.
+// Dockerfile, labelled with the service. Multi-arch (builder.multiarch,
+// true unless set false, as in Kamal 1) builds with buildx where the plugin
+// exists, on a builder of its own, and pushes as it builds; without the
+// plugin it builds for this machine's architecture with plain docker build
+// and says so in one line. Returns whether the image was already pushed.
 func bDockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rt, err := runtimeOf(t)
 	if err != nil {
@@ -175,16 +179,19 @@ func bDockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	}
 	ref := rt.ImageRef(rt.Opts.Version)
 	words := []string{"docker", "build"}
-	multi := bc.Multiarch != nil && *bc.Multiarch
+	prelude := ""
+	multi := bc.Multiarch == nil || *bc.Multiarch
 	if multi {
-		if _, err := rt.Exec.Run(engineCtx(t), executor.Command{Line: "docker buildx version >/dev/null 2>&1"}); err == nil || rt.Exec.DryRun() {
+		if rt.hasBuildx() {
 			platforms := "linux/amd64,linux/arm64"
 			if bc.Local != nil && bc.Local.Arch != "" {
 				platforms = "linux/" + bc.Local.Arch
 			}
-			words = []string{"docker", "buildx", "build", "--push", "--platform", platforms}
+			builder := "mrsk-" + rt.Config.Service
+			prelude = fmt.Sprintf("{ docker buildx inspect %s >/dev/null 2>&1 || docker buildx create --name %s --driver docker-container >/dev/null; } && ", quote(builder), quote(builder))
+			words = []string{"docker", "buildx", "build", "--builder", builder, "--push", "--platform", platforms}
 		} else {
-			rt.noteOnce("buildx", "local", "buildx plugin not found: building for this machine's architecture only")
+			rt.noteOnce("buildx", "local", "no docker buildx plugin: building for this machine's architecture only (builder.multiarch: false silences this)")
 			multi = false
 		}
 	}
@@ -202,11 +209,23 @@ func bDockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		env = append(env, "DOCKER_BUILDKIT=1")
 	}
 	words = append(words, contextDir)
-	c := executor.Command{Line: join(words...), Stream: true, Dir: rt.Opts.ProjectRoot, Env: env}
+	c := executor.Command{Line: prelude + join(words...), Stream: true, Dir: rt.Opts.ProjectRoot, Env: env}
 	if _, err := rt.run(t, c); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
 	return starlark.Bool(multi), nil
+}
+
+// hasBuildx reports whether the local docker has the buildx plugin. It is a
+// read-only look at this machine, so plans ask it too.
+func (rt *Runtime) hasBuildx() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.buildx == nil {
+		ok := exec.Command("docker", "buildx", "version").Run() == nil
+		rt.buildx = &ok
+	}
+	return *rt.buildx
 }
 
 // buildFiles returns the Dockerfile and build context, checking the

@@ -55,6 +55,7 @@ type Runtime struct {
 	notes      map[string]bool
 	lockDepth  int // nesting of lock("acquire") in this run
 	events     []Event
+	buildx     *bool // whether docker buildx exists here, once known
 }
 
 type cleanup struct {
