@@ -284,9 +284,8 @@ func bHook(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 
 // hookEnv is what Kamal passes its hook files, with MRSK_ names.
 func (rt *Runtime) hookEnv() []string {
-	_, hosts, _ := rt.selectRoles()
+	rs, hosts, _ := rt.selectRoles()
 	var roles []string
-	rs, _, _ := rt.selectRoles()
 	for _, r := range rs {
 		roles = append(roles, r.Name)
 	}

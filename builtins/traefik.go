@@ -150,10 +150,8 @@ func bTraefikEnsure(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	return starlark.String(status), nil
 }
 
-func (rt *Runtime) routeKey(role string) string { return rt.roleKey(role) }
-
 func (rt *Runtime) routeFile(role string) string {
-	return path.Join(routeDir, rt.routeKey(role)+".yml")
+	return path.Join(routeDir, rt.roleKey(role)+".yml")
 }
 
 // defaultRule sends every request on the web entry point to the role.
@@ -215,7 +213,7 @@ func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		return nil, fmt.Errorf("%s: container %s on %s has no address on the %s network", b.Name(), attr(ctr, "name"), host, network)
 	}
 	start := time.Now()
-	key := rt.routeKey(role)
+	key := rt.roleKey(role)
 	url := fmt.Sprintf("http://%s:%d", ip, rt.Config.Healthcheck.Port)
 	c := uploadCommand(host, rt.routeFile(role), []byte(routeYAML(key, rt.routeRule(role), url)), "0644")
 	c.StdinNote = "(route " + key + " -> " + attr(ctr, "name") + ")"
