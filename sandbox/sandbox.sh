@@ -12,7 +12,7 @@
 #   each host is an `unshare --mount --pid --uts --cgroup --fork` init with private
 #   /etc, /var/lib, /var/log (overlays on a per-host tmpfs), /root, /run, /tmp, /dev/shm
 #   (fresh tmpfs), its own /proc, cgroup2, dockerd and sshd; a registry with htpasswd
-#   auth on 10.77.0.1:5000; a DNS stub on 10.77.0.1:53 (hN names, NXDOMAIN for the rest,
+#   auth on 10.77.0.1:5000; a DNS responder on 10.77.0.1:53 (hN names, NXDOMAIN for the rest,
 #   so lookups fail fast instead of timing out); iptables keep sandbox traffic on this machine.
 #   $MRSK_SANDBOX_STATE (default /var/lib/mrsk-sandbox) holds keys, logs and `env`.
 set -euo pipefail
@@ -175,7 +175,7 @@ cmd_down() {
   for ns in $(sandbox_netns); do
     for p in $(ip netns pids "$ns" 2>/dev/null || true); do pids+=("$p"); done
   done
-  # 2. the registry and the DNS stub
+  # 2. the registry and the DNS responder
   for p in $(registry_pids) $(dns_pids); do pids+=("$p"); done
   # 3. an `up` still running the Traefik build for us
   p=$(cat "$STATE/traefik-build.pid" 2>/dev/null || true)
@@ -400,7 +400,7 @@ start_host() {
 start_dns() {
   local n=$1 i recs=()
   for i in $(seq 1 "$n"); do recs+=("--host-record=h$i,$(host_ip "$i")"); done
-  log "DNS stub on $GW:53 (log: $STATE/dns.log)"
+  log "DNS responder on $GW:53 (log: $STATE/dns.log)"
   setsid dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
     --bind-interfaces --listen-address="$GW" --port=53 --address=/#/ "${recs[@]}" \
     --user=root --group=root --pid-file="$STATE/dns.pid" --log-queries --log-facility="$STATE/dns.log" \
