@@ -70,8 +70,6 @@ func bLock(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 			rt.mu.Lock()
 			rt.lockDepth = 1
 			rt.mu.Unlock()
-		}
-		if !hold {
 			rt.onExit("lock", func(ctx context.Context) error { return rt.releaseLock(ctx) })
 		}
 		rt.Out.Line(host, "acquired the deploy lock")
