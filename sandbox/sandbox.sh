@@ -71,7 +71,7 @@ PKG_FOR=(
   ssh-keygen:openssh-client ssh-keyscan:openssh-client /usr/bin/docker-registry:docker-registry
   htpasswd:apache2-utils iptables:iptables ip:iproute2 ss:iproute2 curl:curl jq:jq
   unshare:util-linux nsenter:util-linux findmnt:util-linux setsid:util-linux flock:util-linux
-  ps:procps dnsmasq:dnsmasq-base
+  ps:procps dnsmasq:dnsmasq-base git:git
 )
 
 cmd_install() {
