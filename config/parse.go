@@ -675,20 +675,11 @@ func (l *loader) servers(n *node, path string) []*roleSpec {
 		return []*roleSpec{{role: &Role{Name: "web", Hosts: hosts}, node: n, path: path}}
 	case mappingKind:
 		var out []*roleSpec
-		for _, p := range n.pairs {
-			if l.err != nil {
-				return nil
-			}
-			name := p.key.value
-			if ignored(name) {
-				continue
-			}
-			rp := joinPath(path, name)
-			if !nameRE.MatchString(name) {
-				l.failf(p.key, rp, "invalid role name: use letters, digits, '.', '-' and '_'")
-				return nil
-			}
-			out = append(out, l.role(name, p.val, rp))
+		l.eachNamed(n, path, "role", func(name string, val *node, p string) {
+			out = append(out, l.role(name, val, p))
+		})
+		if l.err != nil {
+			return nil
 		}
 		return out
 	}
@@ -886,22 +877,34 @@ func (l *loader) accessories(n *node, path string) []*accessorySpec {
 		return nil
 	}
 	var out []*accessorySpec
+	l.eachNamed(n, path, "accessory", func(name string, val *node, p string) {
+		out = append(out, l.accessory(name, val, p))
+	})
+	if l.err != nil {
+		return nil
+	}
+	return out
+}
+
+// eachNamed calls fn for each entry of the mapping n whose key names a role
+// or an accessory (kind), skipping x- keys; an invalid name is an error at
+// that key, and the walk stops at the first error.
+func (l *loader) eachNamed(n *node, path, kind string, fn func(name string, val *node, path string)) {
 	for _, p := range n.pairs {
 		if l.err != nil {
-			return nil
+			return
 		}
 		name := p.key.value
 		if ignored(name) {
 			continue
 		}
-		ap := joinPath(path, name)
+		np := joinPath(path, name)
 		if !nameRE.MatchString(name) {
-			l.failf(p.key, ap, "invalid accessory name: use letters, digits, '.', '-' and '_'")
-			return nil
+			l.failf(p.key, np, "invalid %s name: use letters, digits, '.', '-' and '_'", kind)
+			return
 		}
-		out = append(out, l.accessory(name, p.val, ap))
+		fn(name, p.val, np)
 	}
-	return out
 }
 
 func (l *loader) accessory(name string, n *node, path string) *accessorySpec {
