@@ -569,7 +569,7 @@ labels:
 
 func TestExpansion(t *testing.T) {
 	yml := `service: app
-image: ${REGISTRY}/app:${TAG}
+image: ${REGISTRY}/app-${TAG}
 servers: ["${HOST}"]
 env:
   clear:
@@ -584,7 +584,7 @@ env:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Image != "ghcr.io/me/app:v1" || c.AllHosts()[0] != "10.0.0.5" {
+	if c.Image != "ghcr.io/me/app-v1" || c.AllHosts()[0] != "10.0.0.5" {
 		t.Errorf("image %q hosts %v", c.Image, c.AllHosts())
 	}
 	want := map[string]string{
@@ -609,6 +609,7 @@ env:
     FROM_DOTENV: ${ONLY_DOTENV}
     BOTH: ${BOTH}
     DEST: ${DEST_VAR}
+    MULTI: ${MULTI}
   secret: [SECRET]
 registry:
   password: [REG_PASS]
@@ -616,7 +617,8 @@ registry:
 		".env": `# comment
 ONLY_DOTENV=dotenv-value
 export BOTH='from dotenv'
-SECRET="s\"ecret\nline" # trailing comment
+SECRET="s\"ecret\tline" # trailing comment
+MULTI="two\nlines"
 REG_PASS=pass # inline comment
 DEST_VAR=base
 `,
@@ -629,11 +631,11 @@ DEST_VAR=base
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"FROM_DOTENV": "dotenv-value", "BOTH": "from environment", "DEST": "base"}
+	want := map[string]string{"FROM_DOTENV": "dotenv-value", "BOTH": "from environment", "DEST": "base", "MULTI": "two\nlines"}
 	if !reflect.DeepEqual(c.Env.Clear, want) {
 		t.Errorf("clear = %#v", c.Env.Clear)
 	}
-	if got := c.Env.Secret["SECRET"].Reveal(); got != "s\"ecret\nline" {
+	if got := c.Env.Secret["SECRET"].Reveal(); got != "s\"ecret\tline" {
 		t.Errorf("SECRET = %q", got)
 	}
 	if got := c.Registry.Password.Reveal(); got != "pass" {

@@ -138,6 +138,52 @@ func (l *loader) scalar(n *node, path, what string) (string, bool) {
 	return "", false
 }
 
+// check reports msg (from one of the check* functions) at n, unless empty.
+func (l *loader) check(n *node, path, msg string) {
+	if msg != "" {
+		l.failf(n, path, "%s", msg)
+	}
+}
+
+// labels reads a map of docker labels (or log options): KEY=VALUE pairs
+// whose keys cannot hold "=" or spaces.
+func (l *loader) labels(n *node, path string) map[string]string {
+	m := l.stringMap(n, path)
+	for _, p := range pairsOf(n) {
+		if k := p.key.value; !ignored(k) {
+			l.check(p.key, joinPath(path, k), checkLabelKey(k))
+		}
+	}
+	return m
+}
+
+// options reads docker run or Traefik options: each key becomes --KEY.
+func (l *loader) options(n *node, path string) map[string]any {
+	m := l.anyMap(n, path)
+	for _, p := range pairsOf(n) {
+		if k := p.key.value; !ignored(k) && !optionKeyRE.MatchString(k) {
+			l.failf(p.key, joinPath(path, k), "invalid option name: use letters, digits, '_', '.' and '-' (it becomes --%s)", k)
+		}
+	}
+	return m
+}
+
+// volumes reads a list of docker --volume values.
+func (l *loader) volumes(n *node, path string) []string {
+	vs := l.stringList(n, path)
+	for i, v := range vs {
+		l.check(n.items[i], indexPath(path, i), checkVolume(v))
+	}
+	return vs
+}
+
+// command reads a cmd that mrsk splits into words like a shell.
+func (l *loader) command(n *node, path string) string {
+	s := l.str(n, path)
+	l.check(n, path, checkWords(s))
+	return s
+}
+
 func (l *loader) str(n *node, path string) string {
 	s, _ := l.scalar(n, path, "a string")
 	return s
@@ -361,8 +407,8 @@ func (l *loader) envClear(n *node, path string) map[string]string {
 	}
 	m := l.stringMap(n, path)
 	for _, p := range pairsOf(n) {
-		if k := p.key.value; !ignored(k) && (strings.ContainsAny(k, "= \t\n") || k == "") {
-			l.failf(p.key, joinPath(path, k), "invalid variable name")
+		if k := p.key.value; !ignored(k) && !containerEnvRE.MatchString(k) {
+			l.failf(p.key, joinPath(path, k), "invalid variable name: use letters, digits, '_', '.' and '-', not starting with a digit")
 			return nil
 		}
 	}
@@ -395,6 +441,11 @@ func (l *loader) envSecret(n *node, path string) map[string]Secret {
 		v, ok := l.lookup(it.value)
 		if !ok {
 			l.failf(it, ip, "environment variable %s is not set", strconv.Quote(it.value))
+			return nil
+		}
+		if strings.ContainsAny(v, "\r\n") {
+			// Secrets travel in a docker env file, one NAME=VALUE a line.
+			l.failf(it, ip, "the value of %s has a line break, which a docker env file cannot hold", it.value)
 			return nil
 		}
 		m[it.value] = NewSecret(v)
@@ -495,6 +546,9 @@ func (l *loader) build(root *node, c *Config) {
 		"image": func(v *node, p string) {
 			imageNode = v
 			c.Image = strings.TrimSpace(l.str(v, p))
+			if c.Image != "" {
+				l.check(v, p, checkRepository(c.Image))
+			}
 		},
 		"servers": func(v *node, p string) {
 			serversNode = v
@@ -503,7 +557,12 @@ func (l *loader) build(root *node, c *Config) {
 		"env": func(v *node, p string) { c.Env = l.env(v, p) },
 		"registry": func(v *node, p string) {
 			l.object(v, p, "a map with server, username and password", handlers{
-				"server":   func(v *node, p string) { c.Registry.Server = l.str(v, p) },
+				"server": func(v *node, p string) {
+					c.Registry.Server = strings.TrimSpace(l.str(v, p))
+					if c.Registry.Server != "" {
+						l.check(v, p, checkRegistryServer(c.Registry.Server))
+					}
+				},
 				"username": func(v *node, p string) { c.Registry.Username = l.secret(v, p) },
 				"password": func(v *node, p string) { c.Registry.Password = l.secret(v, p) },
 			})
@@ -513,12 +572,17 @@ func (l *loader) build(root *node, c *Config) {
 		"healthcheck": func(v *node, p string) { l.healthcheck(v, p, &c.Healthcheck) },
 		"traefik":     func(v *node, p string) { l.traefik(v, p, &c.Traefik) },
 		"accessories": func(v *node, p string) { accs = l.accessories(v, p) },
-		"volumes":     func(v *node, p string) { c.Volumes = l.stringList(v, p) },
-		"labels":      func(v *node, p string) { c.Labels = l.stringMap(v, p) },
+		"volumes":     func(v *node, p string) { c.Volumes = l.volumes(v, p) },
+		"labels":      func(v *node, p string) { c.Labels = l.labels(v, p) },
 		"logging": func(v *node, p string) {
 			l.object(v, p, "a map with driver and options", handlers{
-				"driver":  func(v *node, p string) { c.Logging.Driver = l.str(v, p) },
-				"options": func(v *node, p string) { c.Logging.Options = l.stringMap(v, p) },
+				"driver": func(v *node, p string) {
+					c.Logging.Driver = l.str(v, p)
+					if c.Logging.Driver != "" && !logDriverRE.MatchString(c.Logging.Driver) {
+						l.failf(v, p, "must be a docker logging driver name, like json-file or syslog")
+					}
+				},
+				"options": func(v *node, p string) { c.Logging.Options = l.labels(v, p) },
 			})
 		},
 		"boot": func(v *node, p string) {
@@ -538,7 +602,13 @@ func (l *loader) build(root *node, c *Config) {
 				"wait": func(v *node, p string) { l.duration(v, p, &c.Boot.Wait) },
 			})
 		},
-		"stop_wait_time": func(v *node, p string) { l.duration(v, p, &c.StopWaitTime) },
+		"stop_wait_time": func(v *node, p string) {
+			l.duration(v, p, &c.StopWaitTime)
+			if c.StopWaitTime%time.Second != 0 {
+				// docker stop -t takes whole seconds; 1.5 would become 1.
+				l.failf(v, p, "must be a whole number of seconds (docker stop -t takes seconds)")
+			}
+		},
 		"retain_containers": func(v *node, p string) {
 			if n, ok := l.integer(v, p); ok {
 				if n < 1 {
@@ -556,8 +626,18 @@ func (l *loader) build(root *node, c *Config) {
 		"require_destination": func(v *node, p string) {
 			c.RequireDestination, _ = l.boolean(v, p)
 		},
-		"minimum_version": func(v *node, p string) { c.MinimumVersion = l.str(v, p) },
-		"asset_path":      func(v *node, p string) { c.AssetPath = l.str(v, p) },
+		"minimum_version": func(v *node, p string) {
+			c.MinimumVersion = strings.TrimSpace(l.str(v, p))
+			if c.MinimumVersion != "" && !versionRE.MatchString(c.MinimumVersion) {
+				l.failf(v, p, `must be a version like "1.2" or "1.2.3"`)
+			}
+		},
+		"asset_path": func(v *node, p string) {
+			c.AssetPath = l.str(v, p)
+			if c.AssetPath != "" && !strings.HasPrefix(c.AssetPath, "/") {
+				l.failf(v, p, "must be an absolute path in the container")
+			}
+		},
 	})
 	if l.err != nil {
 		return
@@ -701,10 +781,10 @@ func (l *loader) role(name string, n *node, path string) *roleSpec {
 				hostsNode = v
 				r.role.Hosts = l.hosts(v, p)
 			},
-			"cmd":     func(v *node, p string) { r.role.Cmd = l.str(v, p) },
+			"cmd":     func(v *node, p string) { r.role.Cmd = l.command(v, p) },
 			"env":     func(v *node, p string) { r.env = l.env(v, p) },
-			"labels":  func(v *node, p string) { r.role.Labels = l.stringMap(v, p) },
-			"options": func(v *node, p string) { r.role.Options = l.anyMap(v, p) },
+			"labels":  func(v *node, p string) { r.role.Labels = l.labels(v, p) },
+			"options": func(v *node, p string) { r.role.Options = l.options(v, p) },
 			"traefik": func(v *node, p string) {
 				if b, ok := l.boolean(v, p); ok {
 					r.traefik = &b
@@ -752,6 +832,10 @@ func (l *loader) hosts(n *node, path string) []string {
 			l.failf(it, ip, "must not contain whitespace")
 			return nil
 		}
+		if msg := checkHost(h); msg != "" {
+			l.failf(it, ip, "%s", msg)
+			return nil
+		}
 		if !seen[h] {
 			seen[h] = true
 			out = append(out, h)
@@ -765,7 +849,12 @@ func (l *loader) builder(n *node, path string, b *Builder) {
 		return func(v *node, p string) {
 			t := &BuilderTarget{}
 			if l.object(v, p, "a map with arch and host", handlers{
-				"arch": func(v *node, p string) { t.Arch = l.str(v, p) },
+				"arch": func(v *node, p string) {
+					t.Arch = l.str(v, p)
+					if t.Arch != "" && !archRE.MatchString(t.Arch) {
+						l.failf(v, p, `must be an architecture like "amd64" or "arm64"`)
+					}
+				},
 				"host": func(v *node, p string) { t.Host = l.str(v, p) },
 			}) {
 				*dst = t
@@ -778,7 +867,14 @@ func (l *loader) builder(n *node, path string, b *Builder) {
 				b.Multiarch = &v
 			}
 		},
-		"args": func(v *node, p string) { b.Args = l.stringMap(v, p) },
+		"args": func(v *node, p string) {
+			b.Args = l.stringMap(v, p)
+			for _, pr := range pairsOf(v) {
+				if k := pr.key.value; !ignored(k) && !containerEnvRE.MatchString(k) {
+					l.failf(pr.key, joinPath(p, k), "invalid build argument name")
+				}
+			}
+		},
 		"secrets": func(v *node, p string) {
 			b.Secrets = l.stringList(v, p)
 			for i, s := range b.Secrets {
@@ -815,11 +911,20 @@ func (l *loader) ssh(n *node, path string, s *SSH) {
 	l.object(n, path, "a map", handlers{
 		"user": func(v *node, p string) {
 			if u, ok := l.scalar(v, p, "a string"); ok && u != "" {
+				if !sshUserRE.MatchString(u) {
+					l.failf(v, p, "must be a login name (letters, digits, '_', '.' and '-')")
+					return
+				}
 				s.User = u
 			}
 		},
-		"port":      func(v *node, p string) { l.port(v, p, &s.Port) },
-		"proxy":     func(v *node, p string) { s.Proxy = l.str(v, p) },
+		"port": func(v *node, p string) { l.port(v, p, &s.Port) },
+		"proxy": func(v *node, p string) {
+			s.Proxy = strings.TrimSpace(l.str(v, p))
+			if s.Proxy != "" {
+				l.check(v, p, checkHost(s.Proxy))
+			}
+		},
 		"keys":      func(v *node, p string) { s.Keys = l.stringList(v, p) },
 		"log_level": func(v *node, p string) { s.LogLevel = l.str(v, p) },
 	})
@@ -829,6 +934,10 @@ func (l *loader) healthcheck(n *node, path string, h *Healthcheck) {
 	l.object(n, path, "a map", handlers{
 		"path": func(v *node, p string) {
 			if s, ok := l.scalar(v, p, "a string"); ok && s != "" {
+				if msg := checkHealthPath(s); msg != "" {
+					l.failf(v, p, "%s", msg)
+					return
+				}
 				h.Path = s
 			}
 		},
@@ -857,13 +966,18 @@ func (l *loader) traefik(n *node, path string, t *Traefik) {
 	l.object(n, path, "a map", handlers{
 		"image": func(v *node, p string) {
 			if s, ok := l.scalar(v, p, "a string"); ok && s != "" {
+				s = strings.TrimSpace(s)
+				if msg := checkImageRef(s); msg != "" {
+					l.failf(v, p, "%s", msg)
+					return
+				}
 				t.Image = s
 			}
 		},
 		"host_port": func(v *node, p string) { l.port(v, p, &t.HostPort) },
-		"args":      func(v *node, p string) { t.Args = l.anyMap(v, p) },
-		"options":   func(v *node, p string) { t.Options = l.anyMap(v, p) },
-		"labels":    func(v *node, p string) { t.Labels = l.stringMap(v, p) },
+		"args":      func(v *node, p string) { t.Args = l.options(v, p) },
+		"options":   func(v *node, p string) { t.Options = l.options(v, p) },
+		"labels":    func(v *node, p string) { t.Labels = l.labels(v, p) },
 		"env":       func(v *node, p string) { t.Env = l.env(v, p) },
 	})
 }
@@ -921,6 +1035,9 @@ func (l *loader) accessory(name string, n *node, path string) *accessorySpec {
 		"image": func(v *node, p string) {
 			imageNode = v
 			a.acc.Image = strings.TrimSpace(l.str(v, p))
+			if a.acc.Image != "" {
+				l.check(v, p, checkImageRef(a.acc.Image))
+			}
 		},
 		"host": func(v *node, p string) {
 			h, set := l.scalar(v, p, "a string")
@@ -928,6 +1045,12 @@ func (l *loader) accessory(name string, n *node, path string) *accessorySpec {
 			if set && h == "" || set && strings.ContainsAny(h, " \t\r\n") {
 				l.failf(v, p, "must be a host name")
 				return
+			}
+			if set {
+				if msg := checkHost(h); msg != "" {
+					l.failf(v, p, "%s", msg)
+					return
+				}
 			}
 			if set {
 				addHost(h)
@@ -950,19 +1073,19 @@ func (l *loader) accessory(name string, n *node, path string) *accessorySpec {
 				return
 			}
 			s = strings.TrimSpace(s)
-			if n, err := strconv.Atoi(s); err == nil && (n < 1 || n > 65535) {
-				l.failf(v, p, "must be a port number between 1 and 65535")
+			if msg := checkPublish(s); msg != "" {
+				l.failf(v, p, "%s", msg)
 				return
 			}
 			a.acc.Port = s
 		},
 		"env":         func(v *node, p string) { a.acc.Env = l.env(v, p) },
-		"cmd":         func(v *node, p string) { a.acc.Cmd = l.str(v, p) },
+		"cmd":         func(v *node, p string) { a.acc.Cmd = l.command(v, p) },
 		"files":       func(v *node, p string) { a.acc.Files = l.pathMap(v, p) },
 		"directories": func(v *node, p string) { a.acc.Directories = l.pathMap(v, p) },
-		"volumes":     func(v *node, p string) { a.acc.Volumes = l.stringList(v, p) },
-		"options":     func(v *node, p string) { a.acc.Options = l.anyMap(v, p) },
-		"labels":      func(v *node, p string) { a.acc.Labels = l.stringMap(v, p) },
+		"volumes":     func(v *node, p string) { a.acc.Volumes = l.volumes(v, p) },
+		"options":     func(v *node, p string) { a.acc.Options = l.options(v, p) },
+		"labels":      func(v *node, p string) { a.acc.Labels = l.labels(v, p) },
 	})
 	if !ok {
 		if l.err == nil {
