@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"time"
 )
 
 // Command is one shell command for one host.
@@ -32,6 +33,10 @@ type Command struct {
 	// Dir and Env apply to local commands only.
 	Dir string
 	Env []string
+	// Timeout bounds how long the command may run. Zero means the
+	// executor's default for the command's kind (see timeoutFor);
+	// NoTimeout means none.
+	Timeout time.Duration
 }
 
 // Shown is the text printed for c.

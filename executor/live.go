@@ -9,7 +9,10 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/mrsk-go/mrsk/output"
 )
@@ -20,6 +23,11 @@ type Live struct {
 	Remote  Remote
 	Out     *output.Printer
 	Verbose bool // print each command before it runs, like go build -x
+	// CommandTimeout is the timeout of an ordinary command: 0 means
+	// DefaultCommandTimeout, NoTimeout (any negative value) means none.
+	// Commands that move images, run locally or stream get at least
+	// LongCommandTimeout; following logs and docker wait get none.
+	CommandTimeout time.Duration
 
 	mu     sync.Mutex
 	counts map[string]int
@@ -65,47 +73,98 @@ func (l *Live) Run(ctx context.Context, c Command) (Result, error) {
 	if l.Verbose {
 		l.Out.Line(label, "$ "+c.Shown())
 	}
-	var stdout, stderr bytes.Buffer
-	var outW, errW io.Writer = &stdout, &stderr
+	// Output read by flows (docker ps, inspect...) is kept whole. Streamed
+	// output has already been shown as it arrived and may be endless
+	// (app logs -f): only its tail is kept, for Result and errors.
+	var stdout, stderr outputBuffer = &bytes.Buffer{}, &bytes.Buffer{}
+	if c.Stream {
+		stdout, stderr = newTailBuffer(StreamTail), newTailBuffer(StreamTail)
+	}
+	var outW, errW io.Writer = stdout, stderr
 	var lw *output.LineWriter
 	if c.Stream {
 		lw = l.Out.Writer(label, c.Always)
-		outW = io.MultiWriter(&stdout, lw)
-		errW = io.MultiWriter(&stderr, lw)
+		outW = io.MultiWriter(stdout, lw)
+		errW = io.MultiWriter(stderr, lw)
 	}
 	var stdin io.Reader
 	if c.Stdin != nil {
 		stdin = bytes.NewReader(c.Stdin)
 	}
+	runCtx := ctx
+	limit := timeoutFor(c, l.CommandTimeout)
+	if limit > 0 {
+		var cancel context.CancelFunc
+		runCtx, cancel = context.WithTimeoutCause(ctx, limit, errTimedOut)
+		defer cancel()
+	}
 	var err error
 	if c.Host == "" {
-		err = runLocal(ctx, c, stdin, outW, errW)
+		err = runLocal(runCtx, c, stdin, outW, errW)
 	} else {
 		if l.Remote == nil {
 			return Result{}, fmt.Errorf("on %s: no SSH connection configured", c.Host)
 		}
-		err = l.Remote.Run(ctx, c.Host, c.Line, stdin, outW, errW)
+		// Closing the session when runCtx ends is Remote's job: a
+		// timed-out command is signalled and its session closed.
+		err = l.Remote.Run(runCtx, c.Host, c.Line, stdin, outW, errW)
 	}
 	if lw != nil {
 		lw.Flush()
 	}
-	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
-	if err != nil {
-		var coded interface{ ExitCode() int }
-		if errors.As(err, &coded) && ctx.Err() == nil {
-			res.Code = coded.ExitCode()
-			return res, &CommandError{Host: c.Host, Command: c.Shown(), Code: res.Code, Stderr: res.Stderr}
-		}
-		if ctx.Err() != nil {
-			return res, fmt.Errorf("on %s: %q: %w", label, truncate(c.Shown(), 200), ctx.Err())
-		}
-		return res, err
+	res := Result{Stdout: tailString(stdout), Stderr: tailString(stderr)}
+	if err == nil {
+		return res, nil
 	}
-	return res, nil
+	// Every error names the command by c.Shown(), never c.Line: the line
+	// may hold what only the host should see.
+	shown := truncate(c.Shown(), 200)
+	var coded interface{ ExitCode() int }
+	switch {
+	case ctx.Err() != nil:
+		return res, fmt.Errorf("on %s: %q: %w", label, shown, ctx.Err())
+	case errors.Is(context.Cause(runCtx), errTimedOut):
+		return res, &TimeoutError{Host: c.Host, Command: c.Shown(), After: limit}
+	case errors.As(err, &coded):
+		res.Code = coded.ExitCode()
+		return res, &CommandError{Host: c.Host, Command: c.Shown(), Code: res.Code, Stderr: res.Stderr}
+	}
+	return res, fmt.Errorf("on %s: %q: %w", label, shown, err)
+}
+
+// StreamTail is how much of a streamed command's stdout (and of its
+// stderr) Live keeps for the Result.
+const StreamTail = 64 << 10
+
+// errTimedOut is the cause of a command's context ending at its timeout.
+var errTimedOut = errors.New("command timed out")
+
+type outputBuffer interface {
+	io.Writer
+	String() string
+}
+
+// tailString is b's content; from a tail that dropped bytes, it starts at
+// a line boundary so no half line leads.
+func tailString(b outputBuffer) string {
+	s := b.String()
+	if t, ok := b.(*tailBuffer); ok && t.Truncated() {
+		if i := strings.IndexByte(s, '\n'); i >= 0 && i+1 < len(s) {
+			s = s[i+1:]
+		}
+	}
+	return s
 }
 
 func runLocal(ctx context.Context, c Command, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", c.Line)
+	// The shell gets its own process group, and a cancel or timeout kills
+	// the whole group: killing only the shell would leave its children
+	// (docker build, a hook's own commands) running and holding the
+	// output pipes open. WaitDelay bounds the wait for those pipes anyway.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
 	cmd.Stdin = stdin

@@ -4,8 +4,10 @@
 // Connections are opened lazily, once per host even when many goroutines ask
 // at the same time, and are dropped (to be redialled by the next command)
 // when they die or stop answering keepalives. Host keys are checked against
-// known_hosts with OpenSSH's accept-new policy; ~/.ssh/config supplies
-// HostName, User, Port, IdentityFile and ProxyJump for host aliases.
+// known_hosts as OpenSSH does, following StrictHostKeyChecking (default
+// accept-new), UserKnownHostsFile and GlobalKnownHostsFile; ~/.ssh/config
+// also supplies HostName, User, Port, IdentityFile and ProxyJump for host
+// aliases.
 package sshpool
 
 import (
@@ -27,17 +29,19 @@ import (
 
 // Options configures a Pool. Zero values select the documented defaults.
 type Options struct {
-	User           string                 // default "root"
-	Port           int                    // default 22
-	Keys           []string               // private key files, in addition to ssh-agent and ~/.ssh/id_ed25519, id_rsa, id_ecdsa when present
-	Proxy          string                 // jump host "user@host:port" or "host" (config ssh.proxy); applies to every host (not to jump hosts)
-	KnownHostsFile string                 // default $HOME/.ssh/known_hosts (created if missing, with its dir 0700)
-	ConfigFile     string                 // default $HOME/.ssh/config; "none" disables
-	ConnectTimeout time.Duration          // default 10s: TCP connect + handshake deadline
-	MaxSessions    int                    // concurrent sessions per host, default 8 (below OpenSSH MaxSessions 10)
-	MaxHandshakes  int                    // concurrent handshakes across all hosts, default 8 (OpenSSH MaxStartups)
-	Keepalive      time.Duration          // default 30s, negative disables; keepalive@openssh.com requests, a failed one closes the connection so the next command redials
-	Notice         func(host, msg string) // informational lines; calls are serialized
+	User                  string                 // default "root"
+	Port                  int                    // default 22
+	Keys                  []string               // private key files, in addition to ssh-agent and ~/.ssh/id_ed25519, id_rsa, id_ecdsa when present
+	Proxy                 string                 // jump host "user@host:port" or "host" (config ssh.proxy); applies to every host (not to jump hosts)
+	KnownHostsFile        string                 // user known_hosts files (space separated; the first is written, created with its dir 0700 when needed); default: UserKnownHostsFile from ssh config, else ~/.ssh/known_hosts ~/.ssh/known_hosts2; "none" disables
+	GlobalKnownHostsFile  string                 // read-only known_hosts files (space separated); default: GlobalKnownHostsFile from ssh config, else /etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2; "none" disables
+	StrictHostKeyChecking string                 // yes, accept-new, no (and OpenSSH's ask = yes, off = no); default: ssh config, else accept-new
+	ConfigFile            string                 // default $HOME/.ssh/config; "none" disables
+	ConnectTimeout        time.Duration          // default 10s: TCP connect + handshake deadline
+	MaxSessions           int                    // concurrent sessions per host, default 8 (below OpenSSH MaxSessions 10)
+	MaxHandshakes         int                    // concurrent handshakes across all hosts, default 8 (OpenSSH MaxStartups)
+	Keepalive             time.Duration          // default 30s, negative disables; keepalive@openssh.com requests, a failed one closes the connection so the next command redials
+	Notice                func(host, msg string) // informational lines; calls are serialized
 }
 
 // ErrClosed is returned (wrapped) by Run and Dial after Close.
@@ -117,9 +121,6 @@ func New(opts Options) *Pool {
 	if opts.Keepalive == 0 {
 		opts.Keepalive = 30 * time.Second
 	}
-	if opts.KnownHostsFile == "" && home != "" {
-		opts.KnownHostsFile = filepath.Join(home, ".ssh", "known_hosts")
-	}
 	if opts.ConfigFile == "" {
 		if home != "" {
 			opts.ConfigFile = filepath.Join(home, ".ssh", "config")
@@ -127,7 +128,6 @@ func New(opts Options) *Pool {
 			opts.ConfigFile = "none"
 		}
 	}
-	opts.KnownHostsFile = expandTokens(opts.KnownHostsFile, tokens{home: home})
 	if opts.ConfigFile != "none" {
 		opts.ConfigFile = expandTokens(opts.ConfigFile, tokens{home: home})
 	}
@@ -166,15 +166,19 @@ func (p *Pool) notice(host, msg string) {
 // in a new session on the host's one connection. stdin may be nil. stdout
 // and stderr receive output as it arrives; nothing is written to them after
 // Run returns. Run returns nil on exit 0 and *ExitError on a non-zero exit.
-// When ctx is cancelled the session is signalled (KILL) and closed and
-// ctx.Err() is returned, wrapped, without waiting for the remote side.
+// When ctx is cancelled (or its deadline passes) the session is signalled
+// (KILL) and closed and ctx.Err() is returned, wrapped, without waiting for
+// the remote side. No error contains cmd.
 func (p *Pool) Run(ctx context.Context, host, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ep, err := p.resolve(host, true, nil, 0)
 	if err != nil {
 		return err
 	}
+	// Errors name the host but never cmd: the line may hold values meant
+	// only for the host (a registry user name, say). The caller knows the
+	// display form of the command and adds it (executor.Command.Shown).
 	runErr := func(err error) error {
-		return fmt.Errorf("ssh %s: run %q: %w", ep.label, cmd, err)
+		return fmt.Errorf("ssh %s: %w", ep.label, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return runErr(err)
@@ -470,11 +474,8 @@ func (p *Pool) dial(ep *endpoint) (*ssh.Client, error) {
 	}
 	defer cleanupAuth()
 	addr := ep.addr()
-	if err := ensureKnownHostsFile(p.opts.KnownHostsFile); err != nil {
-		return nil, fmt.Errorf("ssh %s: %w", ep.label, err)
-	}
 	p.khMu.Lock()
-	kh, err := loadKnownHosts(p.opts.KnownHostsFile)
+	kh, err := openKnownHosts(ep.knownHosts)
 	p.khMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("ssh %s: %w", ep.label, err)
@@ -485,7 +486,7 @@ func (p *Pool) dial(ep *endpoint) (*ssh.Client, error) {
 		HostKeyCallback: func(_ string, remote net.Addr, key ssh.PublicKey) error {
 			return p.verifyHostKey(ep, addr, remote, key)
 		},
-		HostKeyAlgorithms: kh.hostKeyAlgorithms(addr),
+		HostKeyAlgorithms: hostKeyAlgorithms(kh, addr),
 	}
 
 	// Waiting for a handshake slot does not count against ConnectTimeout.
@@ -527,6 +528,10 @@ func (p *Pool) dial(ep *endpoint) (*ssh.Client, error) {
 		var hk *HostKeyChangedError
 		if errors.As(err, &hk) {
 			return nil, fmt.Errorf("ssh %s: %w", ep.label, hk)
+		}
+		var hu *HostKeyUnknownError
+		if errors.As(err, &hu) {
+			return nil, fmt.Errorf("ssh %s: %w", ep.label, hu)
 		}
 		return nil, fmt.Errorf("ssh %s: handshake: %w", ep.label, cleanErr(err))
 	}

@@ -25,6 +25,13 @@ type hostConfig struct {
 	Port          int
 	IdentityFiles []string
 	ProxyJump     string
+	// StrictHostKeyChecking is the keyword's value as written (lower case,
+	// validated by the parser); see parseStrictHostKeyChecking.
+	StrictHostKeyChecking string
+	// UserKnownHostsFiles and GlobalKnownHostsFiles are the files as
+	// written (not expanded). nil means "not set".
+	UserKnownHostsFiles   []string
+	GlobalKnownHostsFiles []string
 }
 
 // sshConfig is a parsed config, flattened: every setting carries the list of
@@ -35,9 +42,10 @@ type sshConfig struct {
 }
 
 type cfgEntry struct {
-	conds []cfgCond
-	key   string // lower case keyword
-	value string
+	conds  []cfgCond
+	key    string // lower case keyword
+	value  string
+	values []string // every argument, for the keywords that take a list
 }
 
 type cfgCond struct {
@@ -86,6 +94,12 @@ func (c *sshConfig) lookup(alias string) hostConfig {
 			hc.Port, _ = strconv.Atoi(e.value) // validated by the parser
 		case "proxyjump":
 			hc.ProxyJump = e.value
+		case "stricthostkeychecking":
+			hc.StrictHostKeyChecking = strings.ToLower(e.value)
+		case "userknownhostsfile":
+			hc.UserKnownHostsFiles = e.values
+		case "globalknownhostsfile":
+			hc.GlobalKnownHostsFiles = e.values
 		}
 	}
 	return hc
@@ -243,6 +257,19 @@ func (p *configParser) parse(data []byte, name string, outer []cfgCond, depth in
 				}
 			}
 			p.cfg.entries = append(p.cfg.entries, cfgEntry{conds: conds, key: key, value: args[0]})
+		case "stricthostkeychecking":
+			if len(args) == 0 {
+				return where("StrictHostKeyChecking needs a value")
+			}
+			if _, err := parseStrictHostKeyChecking(args[0]); err != nil {
+				return where("%v", err)
+			}
+			p.cfg.entries = append(p.cfg.entries, cfgEntry{conds: conds, key: key, value: args[0]})
+		case "userknownhostsfile", "globalknownhostsfile":
+			if len(args) == 0 {
+				return where("%s needs a value", key)
+			}
+			p.cfg.entries = append(p.cfg.entries, cfgEntry{conds: conds, key: key, value: args[0], values: args})
 		}
 	}
 	return sc.Err()

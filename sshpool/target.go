@@ -1,6 +1,7 @@
 package sshpool
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os/user"
@@ -74,6 +75,9 @@ type endpoint struct {
 	port          int
 	identityFiles []string // from ssh config, already expanded
 	jump          *endpoint
+	knownHosts    knownHostsFiles
+	policy        HostKeyPolicy
+	policyWord    string // the StrictHostKeyChecking value as configured, for messages
 	label         string // "user@host:port", used in every error
 	key           string // pool key: label plus the jump chain
 }
@@ -127,6 +131,9 @@ func (p *Pool) resolve(spec string, target bool, chain []string, depth int) (*en
 	for _, f := range hc.IdentityFiles {
 		ep.identityFiles = append(ep.identityFiles, expandTokens(f, tk))
 	}
+	if err := p.hostKeySettings(ep, hc, tk); err != nil {
+		return nil, fmt.Errorf("ssh %s: %w", spec, err)
+	}
 
 	if len(chain) == 0 {
 		proxy := hc.ProxyJump
@@ -154,6 +161,54 @@ func (p *Pool) resolve(spec string, target bool, chain []string, depth int) (*en
 		ep.key += " via " + ep.jump.key
 	}
 	return ep, nil
+}
+
+// Defaults of OpenSSH's UserKnownHostsFile and GlobalKnownHostsFile.
+const (
+	defaultUserKnownHosts   = "~/.ssh/known_hosts ~/.ssh/known_hosts2"
+	defaultGlobalKnownHosts = "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"
+)
+
+// hostKeySettings fills in ep's StrictHostKeyChecking policy and known_hosts
+// files. Options (like ssh's -o) win over ~/.ssh/config, which wins over
+// the defaults; mrsk's default policy is accept-new, not OpenSSH's ask,
+// because mrsk never prompts.
+func (p *Pool) hostKeySettings(ep *endpoint, hc hostConfig, tk tokens) error {
+	ep.policyWord = firstString(strings.ToLower(p.opts.StrictHostKeyChecking), hc.StrictHostKeyChecking, "accept-new")
+	policy, err := parseStrictHostKeyChecking(ep.policyWord)
+	if err != nil {
+		return err
+	}
+	ep.policy = policy
+
+	files := func(opt string, cfg []string, def string) []string {
+		list := strings.Fields(opt)
+		if len(list) == 0 {
+			list = cfg
+		}
+		if len(list) == 0 {
+			list = strings.Fields(def)
+		}
+		var out []string
+		for _, f := range list {
+			if strings.EqualFold(f, "none") {
+				// "none" anywhere means no file, as in OpenSSH.
+				return nil
+			}
+			out = append(out, expandTokens(f, tk))
+		}
+		return out
+	}
+	userDefault := defaultUserKnownHosts
+	if p.home == "" {
+		userDefault = ""
+	}
+	ep.knownHosts.user = files(p.opts.KnownHostsFile, hc.UserKnownHostsFiles, userDefault)
+	ep.knownHosts.global = files(p.opts.GlobalKnownHostsFile, hc.GlobalKnownHostsFiles, defaultGlobalKnownHosts)
+	if p.home == "" && p.opts.KnownHostsFile == "" && hc.UserKnownHostsFiles == nil {
+		return errors.New("known_hosts: no file (HOME is not set and neither Options.KnownHostsFile nor UserKnownHostsFile is)")
+	}
+	return nil
 }
 
 func firstString(vals ...string) string {
