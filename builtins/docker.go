@@ -202,11 +202,13 @@ func bDockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	for _, k := range sortedKeys(bc.Args) {
 		words = append(words, "--build-arg", k+"="+bc.Args[k])
 	}
-	var env []string
+	env, err := rt.buildSecretEnv()
+	if err != nil {
+		return nil, err
+	}
 	for _, name := range bc.Secrets {
-		// BuildKit reads the value from our environment: never in argv.
+		// BuildKit reads the value from the build's environment: never argv.
 		words = append(words, "--secret", "id="+name+",env="+name)
-		env = append(env, "DOCKER_BUILDKIT=1")
 	}
 	words = append(words, contextDir)
 	c := executor.Command{Line: prelude + join(words...), Stream: true, Dir: rt.Opts.ProjectRoot, Env: env}
@@ -240,8 +242,8 @@ func (rt *Runtime) buildFiles() (dockerfile, contextDir string, err error) {
 	return dockerfile, contextDir, nil
 }
 
-// build_check() fails when the build cannot start (no Dockerfile), so a
-// deploy stops before it touches any host.
+// build_check() fails when the build cannot start (no Dockerfile, a build
+// secret that is not set), so a deploy stops before it touches any host.
 func bBuildCheck(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rt, err := runtimeOf(t)
 	if err != nil {
@@ -251,6 +253,9 @@ func bBuildCheck(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		return nil, err
 	}
 	if _, _, err := rt.buildFiles(); err != nil {
+		return nil, err
+	}
+	if _, err := rt.buildSecretEnv(); err != nil {
 		return nil, err
 	}
 	return starlark.None, nil

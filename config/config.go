@@ -98,14 +98,19 @@ type Registry struct {
 
 // Builder configures the local image build.
 type Builder struct {
-	Multiarch  *bool             `yaml:"multiarch,omitempty"`
-	Args       map[string]string `yaml:"args,omitempty"`
-	Secrets    []string          `yaml:"secrets,omitempty"`
-	Dockerfile string            `yaml:"dockerfile,omitempty"` // default "Dockerfile"
-	Context    string            `yaml:"context,omitempty"`    // default "."
-	Remote     *BuilderTarget    `yaml:"remote,omitempty"`
-	Local      *BuilderTarget    `yaml:"local,omitempty"`
-	Cache      map[string]any    `yaml:"cache,omitempty"`
+	Multiarch *bool             `yaml:"multiarch,omitempty"`
+	Args      map[string]string `yaml:"args,omitempty"`
+	Secrets   []string          `yaml:"secrets,omitempty"`
+	// SecretValues holds the value of each of Secrets that is set, read
+	// like env.secret: the process environment, then .env.DESTINATION,
+	// then .env. A name missing here is unset; the build says so before it
+	// connects anywhere (a command that does not build needs no value).
+	SecretValues map[string]Secret `yaml:"-"`
+	Dockerfile   string            `yaml:"dockerfile,omitempty"` // default "Dockerfile"
+	Context      string            `yaml:"context,omitempty"`    // default "."
+	Remote       *BuilderTarget    `yaml:"remote,omitempty"`
+	Local        *BuilderTarget    `yaml:"local,omitempty"`
+	Cache        map[string]any    `yaml:"cache,omitempty"`
 }
 
 // BuilderTarget is an arch plus an optional docker host for builds.

@@ -867,3 +867,40 @@ func TestMissingFile(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// Builder secrets are read like env.secret: the environment over
+// .env.DESTINATION over .env. An unset one is left out (the build reports
+// it), so commands that do not build still load.
+func TestBuilderSecretValues(t *testing.T) {
+	files := map[string]string{
+		"config/deploy.yml":         "service: app\nimage: me/app\nservers: [a]\nbuilder:\n  secrets: [ONLY_DOTENV, BOTH, DEST, UNSET]\n",
+		"config/deploy.staging.yml": "\n",
+		".env":                      "ONLY_DOTENV=from-dotenv\nBOTH=from-dotenv\nDEST=base\n",
+		".env.staging":              "DEST=staging\n",
+	}
+	tests := []struct {
+		dest string
+		env  map[string]string
+		want map[string]string
+	}{
+		{"", nil, map[string]string{"ONLY_DOTENV": "from-dotenv", "BOTH": "from-dotenv", "DEST": "base"}},
+		{"", map[string]string{"BOTH": "from-env"}, map[string]string{"ONLY_DOTENV": "from-dotenv", "BOTH": "from-env", "DEST": "base"}},
+		{"staging", map[string]string{"UNSET": "now-set"}, map[string]string{"ONLY_DOTENV": "from-dotenv", "BOTH": "from-dotenv", "DEST": "staging", "UNSET": "now-set"}},
+	}
+	for _, tt := range tests {
+		c, _, err := loadProject(t, files, tt.dest, tt.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for k, v := range c.Builder.SecretValues {
+			got[k] = v.Reveal()
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("dest %q env %v: secrets %v, want %v", tt.dest, tt.env, got, tt.want)
+		}
+		if y, err := c.YAML(); err != nil || strings.Contains(string(y), "from-") {
+			t.Errorf("config YAML shows a builder secret value (err %v):\n%s", err, y)
+		}
+	}
+}

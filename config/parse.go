@@ -882,6 +882,14 @@ func (l *loader) builder(n *node, path string, b *Builder) {
 					l.failf(v.items[i], indexPath(p, i), "must be a variable name (letters, digits and _)")
 					return
 				}
+				// Resolved here, not by the build inheriting mrsk's own
+				// environment, so that .env values count too.
+				if val, ok := l.lookup(s); ok {
+					if b.SecretValues == nil {
+						b.SecretValues = map[string]Secret{}
+					}
+					b.SecretValues[s] = NewSecret(val)
+				}
 			}
 		},
 		"dockerfile": func(v *node, p string) {
