@@ -66,6 +66,10 @@ type Config struct {
 	RequireDestination bool          `yaml:"require_destination,omitempty"`
 	MinimumVersion     string        `yaml:"minimum_version,omitempty"`
 	AssetPath          string        `yaml:"asset_path,omitempty"`
+	// CommandTimeout bounds each ordinary remote command (commands that
+	// move images, local and streamed ones get at least 30m; following
+	// logs none). nil means mrsk's default (2m); 0 means no timeout.
+	CommandTimeout *time.Duration `yaml:"command_timeout,omitempty"`
 }
 
 // Role is a named group of hosts running the same container.

@@ -619,6 +619,13 @@ func (l *loader) build(root *node, c *Config) {
 			}
 		},
 		"readiness_delay": func(v *node, p string) { l.duration(v, p, &c.ReadinessDelay) },
+		"command_timeout": func(v *node, p string) {
+			// A pointer, so that an explicit 0 (no timeout) differs from
+			// the key being absent (the default).
+			var d time.Duration
+			l.duration(v, p, &d)
+			c.CommandTimeout = &d
+		},
 		"primary_role": func(v *node, p string) {
 			primaryNode = v
 			primaryRole = l.str(v, p)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/alecthomas/kong"
 
@@ -22,6 +23,9 @@ type Globals struct {
 	Quiet       bool   `short:"q" help:"Print only errors and requested output."`
 	DryRun      bool   `name:"dry-run" help:"Connect to nothing; print the commands each host would run."`
 	Timings     bool   `help:"At the end, print per host how long the switch took and how many remote commands ran."`
+	// A pointer: an explicit 0 (no timeout) must differ from the flag
+	// being absent (command_timeout in deploy.yml, else the default).
+	CommandTimeout *time.Duration `name:"command-timeout" placeholder:"DURATION" help:"Stop a remote command that runs longer than this (default 2m, or command_timeout in deploy.yml; pulls, builds and streamed commands get at least 30m; 0 means no limit)."`
 }
 
 // CLI is the command tree.
