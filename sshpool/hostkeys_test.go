@@ -152,6 +152,27 @@ func TestHostKeyPolicy(t *testing.T) {
 	}
 }
 
+// TestAcceptAnyChangedKeyType: with StrictHostKeyChecking no, a host whose
+// recorded key is of a type it no longer offers is still reached (OpenSSH
+// does so); with accept-new it is refused.
+func TestAcceptAnyChangedKeyType(t *testing.T) {
+	e := newEnv(t)
+	s := e.server() // ed25519 only
+	content := knownhosts.Line([]string{s.host}, newRSASigner(t).PublicKey()) + "\n"
+	writeFile(t, e.knownHosts, content)
+	_, _, err := run(t, e.pool(nil), s.host, "true")
+	if err == nil {
+		t.Fatal("accept-new connected to a host whose key type changed")
+	}
+	mustRun(t, e.pool(func(o *Options) { o.StrictHostKeyChecking = "no" }), s.host, "true")
+	if data, _ := os.ReadFile(e.knownHosts); string(data) != content {
+		t.Errorf("known_hosts changed: %q", data)
+	}
+	if n := e.noticeList(); len(n) != 1 || !strings.Contains(n[0], "WARNING: host key for") {
+		t.Errorf("notices %q, want one warning", n)
+	}
+}
+
 func TestHostKeyUnknownErrorUnwraps(t *testing.T) {
 	e := newEnv(t)
 	s := e.server()

@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -487,6 +488,16 @@ func (p *Pool) dial(ep *endpoint) (*ssh.Client, error) {
 			return p.verifyHostKey(ep, addr, remote, key)
 		},
 		HostKeyAlgorithms: hostKeyAlgorithms(kh, addr),
+	}
+	if ep.policy == AcceptAny {
+		// Prefer the recorded key types, but do not insist: with
+		// StrictHostKeyChecking no, OpenSSH connects to a host whose key
+		// changed, even to a key of another type.
+		for _, a := range defaultPlainHostKeyAlgos() {
+			if !slices.Contains(cfg.HostKeyAlgorithms, a) {
+				cfg.HostKeyAlgorithms = append(cfg.HostKeyAlgorithms, a)
+			}
+		}
 	}
 
 	// Waiting for a handshake slot does not count against ConnectTimeout.
