@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -56,15 +57,16 @@ func bLock(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 			details += "Version: " + rt.Opts.Version + "\n"
 		}
 		details += "Message: " + message + "\n"
-		line := fmt.Sprintf("mkdir -p %s && if mkdir %s 2>/dev/null; then cat > %s; else cat >/dev/null; echo LOCKED; cat %s 2>/dev/null; exit 3; fi",
-			stateDir, quote(dir), quote(dir+"/details"), quote(dir+"/details"))
-		res, err := rt.run(t, executor.Command{Host: host, Line: line, Stdin: []byte(details), StdinNote: "(lock details)"})
+		res, err := rt.run(t, executor.Command{Host: host, Line: acquireLine(dir), Stdin: []byte(details), StdinNote: "(lock details)"})
 		if err != nil {
-			if res.Code == 3 {
+			switch res.Code {
+			case lockHeld:
 				holder := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(res.Stdout), "LOCKED"))
 				return nil, fmt.Errorf("deploy lock found on %s:\n%s\n(another deploy is running; if it is not, run `mrsk lock release`)", host, indent(holder))
+			case lockFailed:
+				return nil, fmt.Errorf("cannot create the deploy lock %s on %s: %s", dir, host, cause(res.Stderr))
 			}
-			return nil, fmt.Errorf("acquire deploy lock: %w", err)
+			return nil, fmt.Errorf("acquire deploy lock on %s: %w", host, err)
 		}
 		if !hold {
 			rt.mu.Lock()
@@ -95,6 +97,41 @@ func bLock(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 		return starlark.String(res.Stdout), nil
 	}
 	return nil, fmt.Errorf("%s: action must be acquire, release or status, not %q", b.Name(), action)
+}
+
+// Exit codes of acquireLine.
+const (
+	lockHeld   = 3 // the directory exists: another holds the lock
+	lockFailed = 4 // anything else (full disk, permissions): stderr says what
+)
+
+// acquireLine is the shell command that takes the lock: an atomic mkdir,
+// then the details (from stdin) written inside. Only an existing directory
+// means "held"; any other failure (no space, no permission, a read-only
+// file system) exits lockFailed with the real error on stderr, and a lock
+// whose details could not be written is removed again, so a failed acquire
+// never leaves a lock behind that names nobody.
+func acquireLine(dir string) string {
+	d, details := quote(dir), quote(dir+"/details")
+	fail := fmt.Sprintf(`echo "$err" >&2; exit %d`, lockFailed)
+	return fmt.Sprintf(`if ! err=$({ mkdir -p %s; } 2>&1); then cat >/dev/null; %s; fi; `, stateDir, fail) +
+		fmt.Sprintf(`if err=$({ mkdir %s; } 2>&1); then if err=$({ cat > %s; } 2>&1); then exit 0; fi; rm -f %s; rmdir %s; %s; fi; `, d, details, details, d, fail) +
+		fmt.Sprintf(`cat >/dev/null; if [ -d %s ]; then echo LOCKED; cat %s 2>/dev/null; exit %d; fi; %s`, d, details, lockHeld, fail)
+}
+
+// cause is the reason in a failed command's last stderr line: what follows
+// the last ": " of "mkdir: cannot create directory 'x': No space left on
+// device", or the whole line.
+func cause(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	last := strings.TrimSpace(lines[len(lines)-1])
+	if last == "" {
+		return "unknown error (nothing on stderr)"
+	}
+	if i := strings.LastIndex(last, ": "); i >= 0 && i+2 < len(last) {
+		return last[i+2:]
+	}
+	return last
 }
 
 func (rt *Runtime) releaseLock(ctx context.Context) error {
@@ -145,7 +182,9 @@ func bAudit(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs
 	if rt.Config.Destination != "" {
 		line += " (destination " + rt.Config.Destination + ")"
 	}
-	cmd := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s >> %s", stateDir, quote(line), quote(rt.auditFile()))
+	// cat does the append, not the shell's printf: its error names the
+	// cause ("No space left on device"), where dash's says "I/O error".
+	cmd := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s | cat >> %s", stateDir, quote(line), quote(rt.auditFile()))
 	errs := make([]error, len(hosts))
 	var wg sync.WaitGroup
 	for i, h := range hosts {
@@ -159,10 +198,22 @@ func bAudit(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs
 		}
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("audit: %w", err)
+	// An audit line is written after the action it records has happened
+	// (a deploy has switched, a prune has pruned): failing the command now
+	// would report as failed something that took effect, and a retry would
+	// do it again. So a host whose log cannot be appended to (a full disk)
+	// gets a warning naming it and the cause, and the flow goes on to
+	// release the lock. A cancelled flow still fails.
+	for i, err := range errs {
+		if err == nil {
+			continue
 		}
+		var ce *executor.CommandError
+		if !errors.As(err, &ce) {
+			return nil, fmt.Errorf("audit on %s: %w", hosts[i], err)
+		}
+		rt.Out.Always(hosts[i], fmt.Sprintf("warning: could not append to the audit log %s: %s (%q was not recorded there)",
+			rt.auditFile(), cause(ce.Stderr), message))
 	}
 	return starlark.None, nil
 }
