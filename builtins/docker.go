@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -224,7 +223,10 @@ func (rt *Runtime) hasBuildx() bool {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.buildx == nil {
-		ok := exec.Command("docker", "buildx", "version").Run() == nil
+		// A query: a dry run looks for real; a plan without a response
+		// for it (Planned) builds without buildx.
+		res, err := rt.Exec.Run(context.Background(), executor.Command{Line: "docker buildx version", Query: true})
+		ok := err == nil && !res.Planned
 		rt.buildx = &ok
 	}
 	return *rt.buildx
@@ -376,7 +378,7 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	before, after, _ := strings.Cut(res.Stdout, psEnd+"\n")
 	id, ip := parseInspect(after)
 	previous := parsePs(host, before)
-	if rt.Exec.DryRun() {
+	if res.Planned {
 		id, ip = name, name
 		previous = rt.placeholders(host, role.Name, "")
 	}
@@ -592,7 +594,7 @@ func bDockerStart(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		return nil, fmt.Errorf("start %s: %w", refs[0], err)
 	}
 	id, ip := parseInspect(res.Stdout)
-	if rt.Exec.DryRun() {
+	if res.Planned {
 		id, ip = refs[0], refs[0]
 	}
 	name := attr(ctr, "name")
@@ -695,7 +697,7 @@ func bDockerPs(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if err != nil {
 		return nil, err
 	}
-	if rt.Exec.DryRun() {
+	if res.Planned {
 		return starlark.NewList(rt.placeholders(host, role, version)), nil
 	}
 	return starlark.NewList(parsePs(host, res.Stdout)), nil

@@ -66,8 +66,11 @@ func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	case !useHTTP:
 		target = fmt.Sprintf("%s keeps running for %s", name, rt.Config.ReadinessDelay)
 	}
-	if rt.Exec.DryRun() {
-		rt.Out.Always(host, "(wait until healthy: "+target+")")
+	// In a plan the executor answers the check (a test can fail it).
+	if planned, err := executor.Probe(engine.ContextOf(t), rt.Exec, host, "wait until healthy: "+target); planned {
+		if err != nil {
+			return nil, fmt.Errorf("on %s: %s did not become healthy (%s): %w", host, name, target, err)
+		}
 		return starlark.Float(0), nil
 	}
 	start := time.Now()

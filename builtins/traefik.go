@@ -129,7 +129,7 @@ func bTraefikEnsure(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err != nil {
 		return nil, fmt.Errorf("traefik: %w", err)
 	}
-	if rt.Exec.DryRun() {
+	if res.Planned {
 		return starlark.String("started"), nil
 	}
 	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
@@ -220,8 +220,12 @@ func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if _, err := rt.run(t, c); err != nil {
 		return nil, fmt.Errorf("route %s: %w", key, err)
 	}
-	if rt.Exec.DryRun() {
-		rt.Out.Always(host, fmt.Sprintf("(wait until Traefik routes %s to %s only)", key, attr(ctr, "name")))
+	// In a plan the executor answers for Traefik's API (a test can fail it).
+	what := fmt.Sprintf("wait until Traefik routes %s to %s only", key, attr(ctr, "name"))
+	if planned, err := executor.Probe(engine.ContextOf(t), rt.Exec, host, what); planned {
+		if err != nil {
+			return nil, fmt.Errorf("on %s: Traefik did not confirm the route %s to %s: %w", host, key, attr(ctr, "name"), err)
+		}
 		return starlark.Float(0), nil
 	}
 	if err := rt.confirmRoute(t, host, key, url); err != nil {

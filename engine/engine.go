@@ -46,6 +46,10 @@ type Options struct {
 	Locals map[string]any
 	// Print receives Starlark print() output.
 	Print func(msg string)
+	// OnOverride, when set, is told the name of each step that invoke()
+	// runs from the project's script instead of the stock one, as it
+	// starts: `mrsk test` plans report them.
+	OnOverride func(name string)
 }
 
 // Engine holds the loaded modules. It is safe for concurrent Calls.
@@ -267,6 +271,9 @@ func (e *Engine) invoke(t *starlark.Thread, b *starlark.Builtin, args starlark.T
 	fn, ok := e.Lookup(name).(starlark.Callable)
 	if !ok {
 		return nil, fmt.Errorf("%s: no step named %q", b.Name(), name)
+	}
+	if e.opts.OnOverride != nil && e.Project(name) != nil {
+		e.opts.OnOverride(name)
 	}
 	return starlark.Call(t, fn, args[1:], kwargs)
 }

@@ -1,7 +1,10 @@
 package executor
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"net"
 
 	"github.com/mrsk-go/mrsk/output"
@@ -29,12 +32,41 @@ func (d *DryRunner) Run(ctx context.Context, c Command) (Result, error) {
 	label := c.Host
 	if label == "" {
 		label = "local"
+		if c.Query {
+			return runQuery(ctx, c)
+		}
 	}
 	d.Out.Always(label, "$ "+c.Shown())
-	return Result{}, nil
+	return Result{Planned: true}, nil
+}
+
+// Probe prints what a real run would wait for, and says it passed.
+func (d *DryRunner) Probe(ctx context.Context, host, what string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.Out.Always(host, "("+what+")")
+	return nil
 }
 
 // Dial makes no connection.
 func (d *DryRunner) Dial(ctx context.Context, host, addr string) (net.Conn, error) {
 	return nil, ErrDryRun
+}
+
+// runQuery runs a read-only local command for a dry run: what it finds
+// (a missing plugin) shapes the plan as it would the run.
+func runQuery(ctx context.Context, c Command) (Result, error) {
+	var stdout, stderr bytes.Buffer
+	err := runLocal(ctx, c, nil, &stdout, &stderr)
+	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	var coded interface{ ExitCode() int }
+	if errors.As(err, &coded) {
+		res.Code = coded.ExitCode()
+		return res, &CommandError{Command: c.Shown(), Code: res.Code, Stderr: res.Stderr}
+	}
+	if err != nil {
+		return res, fmt.Errorf("on local: %q: %w", c.Shown(), err)
+	}
+	return res, nil
 }

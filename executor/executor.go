@@ -26,6 +26,10 @@ type Command struct {
 	Stdin []byte
 	// StdinNote describes Stdin in plans, e.g. "[REDACTED]".
 	StdinNote string
+	// Query marks a read-only look at the local machine (is the buildx
+	// plugin there?): a dry run runs it for real, unprinted, and a plan
+	// answers it from its responses.
+	Query bool
 	// Stream prints output lines as they arrive, prefixed by host.
 	Stream bool
 	// Always streams even when output is quiet (logs the user asked for).
@@ -59,6 +63,11 @@ func (c Command) Shown() string {
 type Result struct {
 	Stdout, Stderr string
 	Code           int
+	// Planned is true when no host answered: a dry run, or a plan's
+	// command without a scripted response. Its output is empty, so a
+	// builtin that reads output stands in a placeholder (the running
+	// container of each role...) to let the plan show every step.
+	Planned bool
 }
 
 // Executor runs commands. Implementations are safe for concurrent use.

@@ -8,3 +8,8 @@ import "embed"
 //
 //go:embed *.star
 var FS embed.FS
+
+// Fixture is the project the stock tests (*_test.star) plan against.
+//
+//go:embed all:testdata/fixture
+var Fixture embed.FS

@@ -32,7 +32,7 @@ type Globals struct {
 type CLI struct {
 	Globals
 
-	Init     InitCmd     `cmd:"" help:"Create config/deploy.yml, config/deploy.star and .env."`
+	Init     InitCmd     `cmd:"" help:"Create config/deploy.yml, config/deploy.star, config/deploy_test.star and .env."`
 	Deploy   DeployCmd   `cmd:"" help:"Build, push and deploy the app to every host."`
 	Redeploy RedeployCmd `cmd:"" help:"Deploy without touching Traefik or accessories."`
 	Rollback RollbackCmd `cmd:"" help:"Switch back to a kept older version (no pull)."`
@@ -43,6 +43,7 @@ type CLI struct {
 	Config   ConfigCmd   `cmd:"" help:"Print the resolved configuration (secrets redacted)."`
 	Audit    simple      `cmd:"" help:"Show the audit log of each host."`
 	Version  VersionCmd  `cmd:"" help:"Print mrsk's version."`
+	Test     TestCmd     `cmd:"" help:"Run the Starlark tests of the flows (config/*_test.star and the stock ones); nothing is contacted."`
 
 	App       AppCmd       `cmd:"" help:"Manage app containers."`
 	Traefik   TraefikCmd   `cmd:"" help:"Manage Traefik."`

@@ -11,7 +11,8 @@ import (
 //go:embed templates
 var templates embed.FS
 
-// InitCmd is `mrsk init`.
+// InitCmd is `mrsk init`: deploy.yml, deploy.star, a first
+// deploy_test.star that `mrsk test` passes, and .env.
 type InitCmd struct{}
 
 // Run writes the starter files, refusing to overwrite any of them: it checks
@@ -20,6 +21,7 @@ func (c *InitCmd) Run(app *App) error {
 	files := []struct{ tmpl, dest string }{
 		{"templates/deploy.yml", "config/deploy.yml"},
 		{"templates/deploy.star", "config/deploy.star"},
+		{"templates/deploy_test.star", "config/deploy_test.star"},
 		{"templates/env", ".env"},
 	}
 	for _, f := range files {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"go.starlark.net/starlark"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -28,6 +29,9 @@ type App struct {
 	Stdout, Stderr io.Writer
 	LookupEnv      func(string) (string, bool)
 	Ctx            context.Context
+	// planFlow, when set, replaces runFlow: plan() in `mrsk test` parses
+	// a command line with the CLI itself and plans its flow (test.go).
+	planFlow func(g *Globals, flow string, opts flowOpts, args []starlark.Value) error
 }
 
 func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
@@ -44,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer, lookupEnv func(string) (string
 		fmt.Fprintln(stderr, "mrsk:", err)
 		return 2
 	}
-	kctx, err := parser.Parse(args)
+	kctx, err := parser.Parse(goTestFlags(args))
 	if isHelp(args) {
 		return 0 // kong printed the help
 	}

@@ -103,6 +103,9 @@ func compareVersions(a, b string) int {
 
 // runFlow loads the config and the scripts, then runs flow with ctx and args.
 func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.Value) error {
+	if app.planFlow != nil {
+		return app.planFlow(g, flow, opts, args)
+	}
 	cfg, err := loadConfig(app, g)
 	if err != nil {
 		return err
