@@ -169,7 +169,9 @@ func (p *Pool) notice(host, msg string) {
 // Run returns. Run returns nil on exit 0 and *ExitError on a non-zero exit.
 // When ctx is cancelled (or its deadline passes) the session is signalled
 // (KILL) and closed and ctx.Err() is returned, wrapped, without waiting for
-// the remote side. No error contains cmd.
+// the remote side; where the server ignores the signal (OpenSSH, root), a
+// deadline is also enforced on the host (withHostDeadline). No error
+// contains cmd.
 func (p *Pool) Run(ctx context.Context, host, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ep, err := p.resolve(host, true, nil, 0)
 	if err != nil {
@@ -227,6 +229,9 @@ func (p *Pool) Run(ctx context.Context, host, cmd string, stdin io.Reader, stdou
 	}
 	defer g.close()
 
+	if deadline, ok := ctx.Deadline(); ok && needsHostDeadline(c, ep) {
+		cmd = withHostDeadline(cmd, time.Until(deadline))
+	}
 	if err := sess.Start(cmd); err != nil {
 		sess.Close()
 		release()
@@ -261,6 +266,37 @@ func (p *Pool) Run(ctx context.Context, host, cmd string, stdin io.Reader, stdou
 		sess.Close()
 		return runErr(ctx.Err())
 	}
+}
+
+// hostDeadlineGrace is how long after the caller's deadline the host
+// itself kills a command (see withHostDeadline): the caller reports the
+// timeout first, with its own message.
+const hostDeadlineGrace = 2 * time.Second
+
+// needsHostDeadline reports whether a command's deadline must be enforced
+// on the host too. OpenSSH runs root sessions without post-auth privilege
+// separation and then refuses "signal" requests ("session signalling
+// requires privilege separation" in its log), and closing a session does
+// not end a command that is blocked (on a hung Docker daemon, say): it runs
+// on, and OpenSSH keeps its channel, so the session slot stays taken too.
+func needsHostDeadline(c *ssh.Client, ep *endpoint) bool {
+	return ep.user == "root" && strings.HasPrefix(string(c.ServerVersion()), "SSH-2.0-OpenSSH")
+}
+
+// withHostDeadline wraps cmd so that the host kills it (and what it
+// started) once d plus a grace period has passed: GNU and busybox
+// timeout(1) run it in a new process group and KILL the group. The command
+// runs in the login shell, as sshd would run it; stdin, output and exit
+// status pass through. Without timeout(1) on the host it runs unguarded.
+func withHostDeadline(cmd string, d time.Duration) string {
+	secs := int64((max(d, 0) + hostDeadlineGrace + time.Second - 1) / time.Second)
+	return fmt.Sprintf(`set -- "${SHELL:-/bin/sh}" -c %s; if command -v timeout >/dev/null 2>&1; then set -- timeout -s KILL %d "$@"; fi; exec "$@"`,
+		shellQuote(cmd), secs)
+}
+
+// shellQuote quotes s as one POSIX shell word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // Dial opens a TCP connection from the host's side (direct-tcpip), e.g. to

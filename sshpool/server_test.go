@@ -42,6 +42,10 @@ type testServer struct {
 	lastUser    atomic.Value // string
 
 	hangKeepalive atomic.Bool // when set, keepalive requests get no reply
+	// likeOpenSSHRoot makes the server announce itself as OpenSSH, refuse
+	// "signal" requests and let a command outlive its closed channel, as
+	// OpenSSH does for root sessions.
+	likeOpenSSHRoot bool
 	handshakes    *gauge      // connections between accept and auth done
 
 	mu      sync.Mutex
@@ -72,6 +76,11 @@ func withHandshakeGauge(g *gauge) serverOpt {
 	return func(s *testServer) { s.handshakes = g }
 }
 
+// withOpenSSHRootBehaviour: see testServer.likeOpenSSHRoot.
+func withOpenSSHRootBehaviour() serverOpt {
+	return func(s *testServer) { s.likeOpenSSHRoot = true }
+}
+
 // withHostKeys replaces the default ed25519 host key.
 func withHostKeys(keys ...ssh.Signer) serverOpt {
 	return func(s *testServer) { s.hostKeys = keys }
@@ -98,6 +107,9 @@ func newTestServer(t testing.TB, authorized []ssh.PublicKey, opts ...serverOpt) 
 	}
 	for _, k := range s.hostKeys {
 		s.cfg.AddHostKey(k)
+	}
+	if s.likeOpenSSHRoot {
+		s.cfg.ServerVersion = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u10"
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -313,6 +325,10 @@ func (s *testServer) handleSession(nch ssh.NewChannel) {
 				end()
 			}()
 		case "signal":
+			if s.likeOpenSSHRoot {
+				req.Reply(false, nil)
+				continue
+			}
 			kill()
 			if req.WantReply {
 				req.Reply(true, nil)
@@ -324,8 +340,11 @@ func (s *testServer) handleSession(nch ssh.NewChannel) {
 		}
 	}
 	// The client closed the channel (or the connection died): make sure
-	// the command does not outlive it.
-	kill()
+	// the command does not outlive it, unless playing OpenSSH, which
+	// keeps the channel until the command ends.
+	if !s.likeOpenSSHRoot {
+		kill()
+	}
 	if started {
 		<-exited
 	}
