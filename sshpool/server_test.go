@@ -46,7 +46,7 @@ type testServer struct {
 	// "signal" requests and let a command outlive its closed channel, as
 	// OpenSSH does for root sessions.
 	likeOpenSSHRoot bool
-	handshakes    *gauge      // connections between accept and auth done
+	handshakes      *gauge // connections between accept and auth done
 
 	mu      sync.Mutex
 	live    map[net.Conn]bool
