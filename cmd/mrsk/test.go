@@ -23,7 +23,7 @@ import (
 
 // TestCmd is `mrsk test [-run REGEX] [-v]`.
 type TestCmd struct {
-	Pattern string `name:"run" placeholder:"REGEX" help:"Run only the test_* functions whose name matches REGEX."`
+	Pattern string `name:"run" placeholder:"REGEX" help:"Run only the test_* functions whose name matches REGEX (go test's -run works too; -v prints every test)."`
 	NoStock bool   `name:"no-stock" help:"Skip the stock flows' own tests."`
 }
 
