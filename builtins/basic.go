@@ -28,6 +28,7 @@ func Module() starlark.StringDict {
 		{"upload", bUpload},
 		{"hook", bHook},
 		{"split_words", bSplitWords},
+		{"connect", bConnect},
 		{"docker_login", bDockerLogin},
 		{"docker_logout", bDockerLogout},
 		{"docker_build", bDockerBuild},

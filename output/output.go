@@ -1,20 +1,43 @@
 // Package output prints progress for humans: steps, and lines prefixed by the
 // host they came from. One mutex guards the writer so lines from hosts
 // working in parallel never interleave mid-line.
+//
+// On a large fleet the lines of one step are summarized instead (see
+// Collapse): 200 hosts each saying "pulled app:v2" print one line, not 200.
 package output
 
 import (
 	"bytes"
 	"fmt"
 	"io"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 )
+
+// CollapseAbove is the fleet size from which Collapse summarizes: up to
+// this many hosts, one line per host stays readable.
+const CollapseAbove = 10
 
 // Printer writes progress lines. The zero value is not usable; use New.
 type Printer struct {
 	mu    sync.Mutex
 	w     io.Writer
 	quiet bool
+
+	fleet  int               // > 0 while collapsing: the number of hosts
+	groups []*group          // held lines of the current step, in order
+	byKey  map[string]*group // groups by host kind and text
+}
+
+// group is the lines of one step that say the same thing.
+type group struct {
+	host     string // the first host that printed it ("" for unprefixed lines)
+	text     string // the line, its duration replaced by durationMark
+	count    int
+	min, max float64 // the durations seen, when the text has one
+	timed    bool
 }
 
 // New returns a Printer writing to w. A quiet Printer prints only errors and
@@ -40,11 +63,131 @@ func (p *Printer) Line(host, text string) {
 func (p *Printer) Always(host, text string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.fleet > 0 {
+		p.holdLocked(host, text)
+		return
+	}
 	fmt.Fprintf(p.w, "%s%s\n", prefix(host), text)
 }
 
-// Step announces a step of a flow.
-func (p *Printer) Step(title string) { p.Line("", "== "+title) }
+// print writes a line at once, even while collapsing: streamed command
+// output, which may never end (logs -f), is not held.
+func (p *Printer) print(host, text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, "%s%s\n", prefix(host), text)
+}
+
+// Step announces a step of a flow; while collapsing, it first prints the
+// summary of the step before.
+func (p *Printer) Step(title string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.flushLocked()
+	if p.fleet > 0 {
+		title = shortenLists(title)
+	}
+	if !p.quiet {
+		fmt.Fprintf(p.w, "== %s\n", title)
+	}
+}
+
+// longListRE finds lists of more than 6 comma-separated words: on a large
+// fleet, host lists in step titles and messages.
+var longListRE = regexp.MustCompile(`[^\s,()]+(?:, [^\s,()]+){6,}`)
+
+// shortenLists keeps the first 3 items of long lists: "a, b, c and 197 more".
+func shortenLists(s string) string {
+	return longListRE.ReplaceAllStringFunc(s, func(list string) string {
+		items := strings.Split(list, ", ")
+		return fmt.Sprintf("%s and %d more", strings.Join(items[:3], ", "), len(items)-3)
+	})
+}
+
+// Collapse makes the printer summarize a fleet of hosts: until Flush, the
+// lines of a step are held, and lines that say the same thing (durations
+// aside) print once when the step ends, with how many hosts said it:
+//
+//	[200/200 hosts] pulled app:v2
+//	[200/200 hosts] app-web-v2 is healthy (0.1s-0.4s)
+//
+// A line only one host printed stays as it was. Streamed command output
+// (Writer) is never held. For CollapseAbove hosts or fewer it does nothing.
+func (p *Printer) Collapse(hosts int) {
+	if hosts <= CollapseAbove {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.fleet = hosts
+	if p.byKey == nil {
+		p.byKey = map[string]*group{}
+	}
+}
+
+// Flush prints what is held; call it before anything else writes where the
+// printer does (the final error).
+func (p *Printer) Flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.flushLocked()
+}
+
+// durationRE finds a duration such as "(0.3s)" in a progress line.
+var durationRE = regexp.MustCompile(`\((\d+(?:\.\d+)?)s\)`)
+
+const durationMark = "\x00"
+
+func (p *Printer) holdLocked(host, text string) {
+	text = shortenLists(text)
+	key := text
+	var secs float64
+	timed := false
+	if m := durationRE.FindStringSubmatchIndex(text); m != nil {
+		secs, _ = strconv.ParseFloat(text[m[2]:m[3]], 64)
+		key, timed = text[:m[0]]+durationMark+text[m[1]:], true
+	}
+	text = key
+	if host == "" {
+		key = "local\x00" + key
+	} else {
+		key = "host\x00" + key
+	}
+	g := p.byKey[key]
+	if g == nil {
+		g = &group{host: host, text: text, min: secs, max: secs, timed: timed}
+		p.byKey[key] = g
+		p.groups = append(p.groups, g)
+	}
+	g.count++
+	g.min, g.max = min(g.min, secs), max(g.max, secs)
+}
+
+func (p *Printer) flushLocked() {
+	for _, g := range p.groups {
+		fmt.Fprintln(p.w, g.format(p.fleet))
+	}
+	p.groups = p.groups[:0]
+	clear(p.byKey)
+}
+
+func (g *group) format(fleet int) string {
+	text := g.text
+	if g.timed {
+		d := fmt.Sprintf("(%.1fs)", g.min)
+		if fmt.Sprintf("%.1f", g.min) != fmt.Sprintf("%.1f", g.max) {
+			d = fmt.Sprintf("(%.1fs-%.1fs)", g.min, g.max)
+		}
+		text = strings.Replace(text, durationMark, d, 1)
+	}
+	switch {
+	case g.host == "" && g.count > 1:
+		return fmt.Sprintf("%s (%d times)", text, g.count)
+	case g.host == "" || g.count == 1:
+		return prefix(g.host) + text
+	}
+	return fmt.Sprintf("[%d/%d hosts] %s", g.count, fleet, text)
+}
 
 // Writer returns an io.Writer that prints each complete line prefixed by
 // host. Call Flush (via the returned func) to print a trailing partial line.
@@ -78,10 +221,8 @@ func (l *LineWriter) Write(b []byte) (int, error) {
 
 func (l *LineWriter) emit(line string) {
 	line = string(bytes.TrimRight([]byte(line), "\r"))
-	if l.always {
-		l.p.Always(l.host, line)
-	} else {
-		l.p.Line(l.host, line)
+	if l.always || !l.p.quiet {
+		l.p.print(l.host, line)
 	}
 }
 

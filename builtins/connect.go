@@ -1,0 +1,120 @@
+package builtins
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"go.starlark.net/starlark"
+
+	"github.com/mrsk-go/mrsk/executor"
+)
+
+// connect(hosts) checks, before a flow changes anything, that every host
+// answers over SSH (and runs a shell): it runs `true` on all of them at
+// once, the deploy lock's host included, and fails naming every host that
+// did not answer, so a deploy to 200 hosts with 3 unreachable stops before
+// the lock, the pull or any boot. Hosts checked once in a run are not
+// checked again (setup calls deploy). Plans make no connection.
+//
+// On a large fleet it also makes the output summarize each step (unless
+// --verbose): 200 hosts print one line per step, not 200.
+func bConnect(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var hostsV starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "hosts", &hostsV); err != nil {
+		return nil, err
+	}
+	given, err := toStrings(hostsV)
+	if err != nil {
+		return nil, fmt.Errorf("%s: hosts: %w", b.Name(), err)
+	}
+	if rt.Exec.DryRun() {
+		return starlark.None, nil
+	}
+	// The lock lives on the primary host, even when -H leaves it out.
+	hosts := uniqueHosts(append(given, rt.Config.PrimaryHost()))
+	if !rt.Opts.Verbose {
+		rt.Out.Collapse(len(hosts))
+		// Held lines must reach the terminal before the final error does.
+		rt.onExit("output", func(context.Context) error {
+			rt.Out.Flush()
+			return nil
+		})
+	}
+	todo := rt.unchecked(hosts)
+	ctx := engineCtx(t)
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, h := range todo {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = rt.Exec.Run(ctx, executor.Command{Host: h, Line: "true"})
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if msg := unreachable(todo, errs, len(hosts)); msg != "" {
+		return nil, fmt.Errorf("%s", msg)
+	}
+	rt.mu.Lock()
+	for _, h := range todo {
+		rt.notes["connected "+h] = true
+	}
+	rt.mu.Unlock()
+	return starlark.None, nil
+}
+
+// unchecked returns the hosts not yet connected to in this run.
+func (rt *Runtime) unchecked(hosts []string) []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var out []string
+	for _, h := range hosts {
+		if !rt.notes["connected "+h] {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func uniqueHosts(hosts []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, h := range hosts {
+		if h != "" && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// unreachable describes the hosts whose check failed, one a line, or
+// returns "" when none did.
+func unreachable(hosts []string, errs []error, total int) string {
+	var lines []string
+	for i, err := range errs {
+		if err != nil {
+			// The executor names the host and the command; the host leads
+			// the line already, and the command is always the same.
+			msg := strings.TrimPrefix(oneLine(err.Error()), fmt.Sprintf("on %s: %q: ", hosts[i], "true"))
+			lines = append(lines, "  "+hosts[i]+": "+msg)
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("cannot reach %d of %d hosts, so nothing was changed:\n%s", len(lines), total, strings.Join(lines, "\n"))
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
