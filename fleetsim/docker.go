@@ -264,11 +264,19 @@ func (d *docker) dispatch(ctx context.Context, h *Host, args []string, stdin io.
 		if !healthy {
 			return errf(1, "")
 		}
+		echo(stdout, refs[1:])
 		return nil
 	case "buildx", "build", "push":
 		return errf(1, "docker: %s is not simulated", cmd)
 	}
 	return errf(1, "docker: '%s' is not a docker command.", cmd)
+}
+
+// echo runs the one command a simulated container knows: echo.
+func echo(stdout io.Writer, cmd []string) {
+	if len(cmd) > 0 && cmd[0] == "echo" {
+		fmt.Fprintln(stdout, strings.Join(cmd[1:], " "))
+	}
 }
 
 func lastArg(args []string) string {
@@ -428,7 +436,7 @@ func (d *docker) runContainer(ctx context.Context, h *Host, args []string, stdou
 	d.images[c.Image] = true
 	if !detach && remove {
 		// A one-off command (app exec): it ran and went.
-		fmt.Fprintf(stdout, "ran %s\n", strings.Join(c.Cmd, " "))
+		echo(stdout, c.Cmd)
 		return nil
 	}
 	d.seq++

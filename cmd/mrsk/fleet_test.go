@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -157,4 +158,83 @@ func TestFleetOutputSummarizes(t *testing.T) {
 	if n := strings.Count(out, "] pulled sim/app:v2\n"); n != 12 {
 		t.Errorf("with -v, %d hosts printed their pull, want 12:\n%s", n, out)
 	}
+}
+
+// TestFleetEveryCommand runs the commands that touch hosts against three
+// simulated hosts: the simulator must emulate all that they send.
+func TestFleetEveryCommand(t *testing.T) {
+	fleet, _ := simFleet(t, fleetsim.Options{Hosts: 3})
+	for _, c := range []struct {
+		args []string
+		want string // in stdout
+	}{
+		{[]string{"setup", "--skip-push", "--version", "v1"}, "deployed v1"},
+		{[]string{"redeploy", "--skip-push", "--version", "v2"}, "now serving sim-web-v2"},
+		{[]string{"app", "version"}, "[127.0.1.3] v2"},
+		{[]string{"app", "containers"}, "sim-web-v1"},
+		{[]string{"app", "logs"}, "sim-web-v2 listening"},
+		{[]string{"app", "exec", "--reuse", "echo hi there"}, "[127.0.1.2] hi there"},
+		{[]string{"app", "exec", "--version", "v2", "echo one-off"}, "[127.0.1.1] one-off"},
+		{[]string{"app", "stop"}, "stopped sim-web-v2"},
+		{[]string{"app", "start", "--version", "v2"}, "Traefik routes sim-web to sim-web-v2 only"},
+		{[]string{"lock", "acquire", "-m", "maintenance"}, "acquired the deploy lock"},
+		{[]string{"lock", "status"}, "Message: maintenance"},
+		{[]string{"lock", "release"}, "released the deploy lock"},
+		{[]string{"prune"}, "Prune old containers and images"},
+		{[]string{"traefik", "reboot"}, "Traefik rebooted"},
+		{[]string{"rollback", "v1"}, "now serving sim-web-v1"},
+		{[]string{"audit"}, "rolled back to v1"},
+		{[]string{"remove", "-y"}, "released the deploy lock"},
+	} {
+		out, errOut, code := mrskRun(c.args...)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("mrsk %s: exit %d, want 0 and %q in stdout:\n%s%s", strings.Join(c.args, " "), code, c.want, out, errOut)
+		}
+	}
+	for _, h := range fleet.Hosts() {
+		if cs := h.Containers(); len(cs) != 0 {
+			t.Errorf("after remove, %s still has %d containers", h.Addr(), len(cs))
+		}
+	}
+}
+
+// TestFleetBootFailureKeepsEveryHostServing: a deploy whose container
+// cannot start on one host of twelve fails naming that host, and every
+// host still routes to a running container; the lock is gone.
+func TestFleetBootFailureKeepsEveryHostServing(t *testing.T) {
+	bad := fleetsim.Address(4)
+	fleet, _ := simFleet(t, fleetsim.Options{Hosts: 12,
+		Faults: []fleetsim.Fault{{Host: bad, Match: "--name sim-web-v2", Code: 125, Stderr: "docker: Error response from daemon: no space left on device."}}})
+	if out, errOut, code := mrskRun("deploy", "--skip-push", "--version", "v1"); code != 0 {
+		t.Fatalf("deploy v1: exit %d\n%s%s", code, out, errOut)
+	}
+	out, errOut, code := mrskRun("deploy", "--skip-push", "--version", "v2")
+	if code == 0 {
+		t.Fatalf("deploy v2 succeeded though %s cannot start it:\n%s", bad, out)
+	}
+	if !strings.Contains(errOut, bad) || !strings.Contains(errOut, "no space left on device") {
+		t.Errorf("the error does not name %s and why:\n%s", bad, errOut)
+	}
+	for _, h := range fleet.Hosts() {
+		if err := serving(h); err != nil {
+			t.Errorf("%s: %v\n%s%s", h.Addr(), err, out, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(fleet.Hosts()[0].Dir(), ".mrsk", "lock-sim")); !os.IsNotExist(err) {
+		t.Errorf("the deploy lock is left: %v", err)
+	}
+}
+
+// serving checks that the host's route file names a running container.
+func serving(h *fleetsim.Host) error {
+	b, err := os.ReadFile(filepath.Join(h.Dir(), ".mrsk", "traefik", "dynamic", "sim-web.yml"))
+	if err != nil {
+		return fmt.Errorf("no route: %w", err)
+	}
+	for _, c := range h.Containers() {
+		if c.Running && c.IP != "" && strings.Contains(string(b), "http://"+c.IP+":3000") {
+			return nil
+		}
+	}
+	return fmt.Errorf("the route names no running container: %s (running: %v)", b, running(h))
 }
