@@ -48,6 +48,7 @@ func Module() starlark.StringDict {
 		{"traefik_ensure", bTraefikEnsure},
 		{"traefik_route", bTraefikRoute},
 		{"traefik_unroute", bTraefikUnroute},
+		{"remove_state", bRemoveState},
 		{"wait_healthy", bWaitHealthy},
 		{"lock", bLock},
 		{"audit", bAudit},

@@ -384,13 +384,9 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	}
 	rt.progress(host, "started "+name)
 	// Until the switch puts it in service, a failed or interrupted flow
-	// removes it: no half-started container stays behind.
+	// takes it back out (switch.go): no half-started container stays.
 	if !rt.Exec.DryRun() {
-		rt.onExit(newKey(host, id), func(ctx context.Context) error {
-			_, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "rm", "-f", id) + " >/dev/null 2>&1 || true"})
-			rt.Out.Line(host, "removed "+name+" (never put in service)")
-			return err
-		})
+		rt.beginSwitch(host, id, name, undoRemove)
 	}
 	ctr := containerValue(host, id, name, role.Name, version, "running", ip, rt.ImageRef(version), "")
 	return withPrevious(ctr, previous), nil
@@ -495,7 +491,10 @@ func newKey(host, id string) string { return "new:" + host + "/" + id }
 
 // inService marks ctr as serving: the flow's end no longer removes it.
 func (rt *Runtime) inService(host string, ctr starlark.Value) {
-	rt.dropExit(newKey(host, attr(ctr, "id")))
+	if sw := rt.switchOf(host, attr(ctr, "id")); sw != nil {
+		sw.setPhase(phaseConfirmed)
+	}
+	rt.endSwitch(host, attr(ctr, "id"))
 }
 
 // abandon_new() removes, now, every container this run started that was
@@ -600,6 +599,11 @@ func bDockerStart(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	name := attr(ctr, "name")
 	if name == "" {
 		name = refs[0]
+	}
+	if !rt.Exec.DryRun() && attr(ctr, "state") != "running" {
+		// Until it is in service, a failed or interrupted flow stops it
+		// again; it is kept (a rollback target stays one).
+		rt.beginSwitch(host, id, name, undoStop)
 	}
 	return containerValue(host, id, name, attr(ctr, "role"), attr(ctr, "version"), "running", ip, attr(ctr, "image"), attr(ctr, "created")), nil
 }

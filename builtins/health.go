@@ -116,8 +116,12 @@ func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		url := "http://" + net.JoinHostPort(ip, strconv.Itoa(h.Port)) + h.Path
 		last = rt.pollUntil(ctx, exited, func() error { return probe(ctx, client, url) })
 	}
+	sw := rt.switchOf(host, id)
 	if last == nil {
 		rt.record(host, "healthy")
+		if sw != nil {
+			sw.setPhase(phaseHealthy)
+		}
 		if !useHTTP {
 			rt.inService(host, ctr) // no route to wait for: healthy is serving
 		}
@@ -125,10 +129,17 @@ func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		rt.progress(host, fmt.Sprintf("%s is healthy (%.1fs)", name, secs))
 		return starlark.Float(secs), nil
 	}
+	if sw != nil {
+		if phase, _ := sw.state(); phase >= phaseRouteWritten {
+			// A route may name it (a project's flow probed after routing):
+			// only the switch's undo may take it out, route first.
+			return nil, fmt.Errorf("on %s: %s did not stay healthy (%s): %v", host, name, target, last)
+		}
+	}
 	// A container this run created goes; one that existed before (the
 	// target of a rollback, kept for that) is only stopped, never deleted.
-	fresh := rt.hasExit(newKey(host, id))
-	rt.dropExit(newKey(host, id))
+	fresh := sw != nil && sw.undo == undoRemove
+	rt.endSwitch(host, id)
 	undo, how := join("docker", "rm", "-f", id), "removed"
 	if !fresh {
 		undo, how = join("docker", "stop", "-t", "1", id), "stopped"

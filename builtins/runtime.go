@@ -6,9 +6,12 @@ package builtins
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,13 +52,16 @@ type Runtime struct {
 
 	started time.Time
 
-	mu         sync.Mutex
-	cleanups   []cleanup
-	traefikIPs map[string]string
-	notes      map[string]bool
-	lockDepth  int // nesting of lock("acquire") in this run
-	events     []Event
-	buildx     *bool // whether docker buildx exists here, once known
+	mu          sync.Mutex
+	cleanups    []cleanup
+	traefikIPs  map[string]string
+	notes       map[string]bool
+	lockDepth   int                    // nesting of lock("acquire") in this run
+	switches    map[string]*hostSwitch // containers on their way into service, by newKey
+	unconfirmed []string               // hosts left with both containers running (switch.go)
+	runID       string                 // names this run's files on hosts (route backups)
+	events      []Event
+	buildx      *bool // whether docker buildx exists here, once known
 }
 
 type cleanup struct {
@@ -65,7 +71,8 @@ type cleanup struct {
 
 // NewRuntime wires a Runtime.
 func NewRuntime(cfg *config.Config, ex executor.Executor, out *output.Printer, opts Options) *Runtime {
-	return &Runtime{Config: cfg, Exec: ex, Out: out, Opts: opts, Now: time.Now, started: time.Now(), traefikIPs: map[string]string{}, notes: map[string]bool{}}
+	return &Runtime{Config: cfg, Exec: ex, Out: out, Opts: opts, Now: time.Now, started: time.Now(),
+		traefikIPs: map[string]string{}, notes: map[string]bool{}, switches: map[string]*hostSwitch{}, runID: newRunID()}
 }
 
 func runtimeOf(t *starlark.Thread) (*Runtime, error) {
@@ -85,17 +92,6 @@ func (rt *Runtime) onExit(key string, fn func(context.Context) error) {
 	rt.cleanups = append(rt.cleanups, cleanup{key, fn})
 }
 
-func (rt *Runtime) hasExit(key string) bool {
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	for _, c := range rt.cleanups {
-		if c.key == key {
-			return true
-		}
-	}
-	return false
-}
-
 func (rt *Runtime) dropExit(key string) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
@@ -112,24 +108,33 @@ func (rt *Runtime) dropLocked(key string) {
 	rt.cleanups = kept
 }
 
-// RunCleanups runs what flows registered to undo on exit (the deploy lock),
-// last registered first. ctx must not be the cancelled flow context.
+// RunCleanups runs what flows registered to undo on exit: first every
+// host's switch undo, side by side (each restores routes before it removes
+// anything, on a context of its own), then the rest (the deploy lock), last
+// registered first. ctx must not be the cancelled flow context.
 func (rt *Runtime) RunCleanups(ctx context.Context) error {
+	first := rt.runExitsWithPrefix(ctx, "new:")
+	// The undos may have used up ctx's time: the lock release gets its own.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	rt.mu.Lock()
 	cs := rt.cleanups
 	rt.cleanups = nil
 	rt.mu.Unlock()
-	var first error
 	for i := len(cs) - 1; i >= 0; i-- {
 		if err := cs[i].fn(ctx); err != nil && first == nil {
 			first = err
 		}
 	}
+	if hosts := rt.Unconfirmed(); len(hosts) > 0 && first == nil {
+		first = fmt.Errorf("the switch on %s could not be confirmed: the old and the new container both run there (see above)", strings.Join(hosts, ", "))
+	}
 	return first
 }
 
 // runExitsWithPrefix runs now (and forgets) the exit cleanups whose key
-// starts with prefix.
+// starts with prefix, side by side: one slow host must not hold up the
+// others' undo.
 func (rt *Runtime) runExitsWithPrefix(ctx context.Context, prefix string) error {
 	rt.mu.Lock()
 	var run, kept []cleanup
@@ -142,13 +147,31 @@ func (rt *Runtime) runExitsWithPrefix(ctx context.Context, prefix string) error 
 	}
 	rt.cleanups = kept
 	rt.mu.Unlock()
-	var first error
-	for _, c := range run {
-		if err := c.fn(ctx); err != nil && first == nil {
-			first = err
+	errs := make([]error, len(run))
+	var wg sync.WaitGroup
+	for i, c := range run {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.fn(ctx)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
-	return first
+	return nil
+}
+
+// newRunID names one run's files on the hosts.
+func newRunID() string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return strconv.FormatInt(time.Now().UnixNano(), 36)
+	}
+	return hex.EncodeToString(b[:])
 }
 
 // noteOnce prints a line the first time key is seen.

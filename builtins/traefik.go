@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,7 +36,6 @@ func (rt *Runtime) traefikArgs() []string {
 	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", traefikName, "--network", network,
 		"--publish", fmt.Sprintf("%d:80", c.HostPort),
 		"--volume", "ROUTES:/etc/traefik/dynamic:ro",
-		"--volume", "/var/run/docker.sock:/var/run/docker.sock:ro",
 		"--log-opt", "max-size=10m"}
 	for _, k := range sortedKeys(c.Env.Clear) {
 		words = append(words, "-e", k+"="+c.Env.Clear[k])
@@ -52,10 +52,10 @@ func (rt *Runtime) traefikArgs() []string {
 		"--entrypoints.traefik.address=:"+traefikAPIPort,
 		"--providers.file.directory=/etc/traefik/dynamic",
 		"--providers.file.watch=true",
-		"--providers.docker=true",
-		"--providers.docker.exposedByDefault=false",
 		"--providers.providersThrottleDuration=500ms",
-		"--api=true", "--api.insecure=true", "--api.dashboard=false",
+		// The API is routed by apiRouteFile: only the host itself (mrsk,
+		// through SSH) reaches it, not the apps on the shared network.
+		"--api=true", "--api.dashboard=false",
 		"--ping=true",
 		"--global.checknewversion=false", "--global.sendanonymoususage=false")
 	for _, k := range sortedKeys(c.Args) {
@@ -71,13 +71,11 @@ func (rt *Runtime) traefikArgs() []string {
 
 // traefikCommand is the docker run line for Traefik and the hash of its
 // configuration; the hash, as a label, tells whether a running Traefik has
-// the configuration we want.
+// the configuration we want. Secret values are not in it: their change is
+// seen by comparing env files on the host (traefikEnsureScript).
 func (rt *Runtime) traefikCommand() (string, string) {
 	words := rt.traefikArgs()
-	// Secret values count too (hashed, never shown): a changed secret is a
-	// changed configuration.
-	secrets, _ := envFileContent(rt.Config.Traefik.Env)
-	sum := sha256.Sum256([]byte(strings.Join(words, "\x00") + "\x00" + string(secrets)))
+	sum := sha256.Sum256([]byte(strings.Join(words, "\x00")))
 	hash := hex.EncodeToString(sum[:6])
 	var out []string
 	for i, w := range words {
@@ -89,6 +87,54 @@ func (rt *Runtime) traefikCommand() (string, string) {
 	}
 	line := strings.Join(out[:7], " ") + " --label " + quote("mrsk.config="+hash) + " " + strings.Join(out[7:], " ")
 	return line, hash
+}
+
+// apiRouteFile routes Traefik's API on its own entry point, allowed only
+// from the gateways of the mrsk network: connections that the host itself
+// opens (mrsk's, through SSH) come from there; an app container's come from
+// its own address and are refused (403).
+const apiRouteFile = routeDir + "/_mrsk_api.yml"
+
+const apiRouteScript = `gw=$(docker network inspect -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' ` + network + `) && ` +
+	`ranges=$(for g in $gw; do printf '"%s/32", ' "$g"; done) && ` +
+	`printf 'http:\n  routers:\n    mrsk_internal_api:\n      rule: "PathPrefix(%s/api%s)"\n      entryPoints: ["traefik"]\n      service: api@internal\n      middlewares: ["mrsk_internal_api_local"]\n  middlewares:\n    mrsk_internal_api_local:\n      ipAllowList:\n        sourceRange: [%s]\n' '` + "`" + `' '` + "`" + `' "${ranges%, }" > ` + apiRouteFile + `.tmp && ` +
+	// Unchanged, it stays as it is: a rewrite would make Traefik reload.
+	`{ cmp -s ` + apiRouteFile + `.tmp ` + apiRouteFile + ` && rm -f ` + apiRouteFile + `.tmp || mv ` + apiRouteFile + `.tmp ` + apiRouteFile + `; }`
+
+// traefikEnsureScript starts Traefik when absent, leaves it when its
+// configuration (hash) and secret env file match, and reports "changed"
+// otherwise. The new env file waits beside the one Traefik runs with
+// until a (re)start takes it.
+func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Command, error) {
+	run, hash := rt.traefikCommand()
+	var s []string
+	var stdin []byte
+	same, adopt := "true", "true"
+	if env := rt.Config.Traefik.Env; len(env.Secret) > 0 {
+		content, err := envFileContent(env)
+		if err != nil {
+			return executor.Command{}, fmt.Errorf("traefik: %w", err)
+		}
+		next := traefikEnvFile + ".next"
+		s = append(s, uploadCommand(host, next, content, "0600").Line)
+		stdin = content
+		same = join("cmp", "-s", next, traefikEnvFile)
+		adopt = join("mv", next, traefikEnvFile)
+	}
+	s = append(s, "mkdir -p "+quote(routeDir), ensureNetwork, apiRouteScript)
+	if reboot {
+		s = append(s, "docker rm -f "+traefikName+" >/dev/null 2>&1 || true")
+	}
+	s = append(s,
+		`cur=$(docker inspect -f '{{index .Config.Labels "mrsk.config"}} {{.State.Running}}' `+traefikName+` 2>/dev/null || true)`,
+		`case "$cur" in `+
+			`"") `+adopt+` && `+run+` >/dev/null && echo started ;; `+
+			`"`+hash+` true") if `+same+`; then echo running; else echo changed; fi ;; `+
+			`"`+hash+` false") if `+same+`; then docker start `+traefikName+` >/dev/null && echo started; else echo changed; fi ;; `+
+			`*) echo changed ;; esac`,
+		join("docker", "inspect", "-f", inspectFormat, traefikName),
+	)
+	return executor.Command{Host: host, Line: strings.Join(s, "; "), Stdin: stdin, StdinNote: "[REDACTED env file]"}, nil
 }
 
 // traefik_ensure(host, reboot=False) makes sure Traefik runs on host with
@@ -105,27 +151,11 @@ func bTraefikEnsure(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "reboot?", &reboot); err != nil {
 		return nil, err
 	}
-	run, hash := rt.traefikCommand()
-	var s []string
-	var stdin []byte
-	if env := rt.Config.Traefik.Env; len(env.Secret) > 0 {
-		content, err := envFileContent(env)
-		if err != nil {
-			return nil, fmt.Errorf("traefik: %w", err)
-		}
-		s = append(s, uploadCommand(host, traefikEnvFile, content, "0600").Line)
-		stdin = content
+	cmd, err := rt.traefikEnsureScript(host, reboot)
+	if err != nil {
+		return nil, err
 	}
-	s = append(s, "mkdir -p "+quote(routeDir), ensureNetwork)
-	if reboot {
-		s = append(s, "docker rm -f "+traefikName+" >/dev/null 2>&1 || true")
-	}
-	s = append(s,
-		`cur=$(docker inspect -f '{{index .Config.Labels "mrsk.config"}} {{.State.Running}}' `+traefikName+` 2>/dev/null || true)`,
-		`case "$cur" in "") `+run+` >/dev/null && echo started ;; "`+hash+` true") echo running ;; "`+hash+` false") docker start `+traefikName+` >/dev/null && echo started ;; *) echo changed ;; esac`,
-		join("docker", "inspect", "-f", inspectFormat, traefikName),
-	)
-	res, err := rt.run(t, executor.Command{Host: host, Line: strings.Join(s, "; "), Stdin: stdin, StdinNote: "[REDACTED env file]"})
+	res, err := rt.run(t, cmd)
 	if err != nil {
 		return nil, fmt.Errorf("traefik: %w", err)
 	}
@@ -195,9 +225,11 @@ http:
 }
 
 // traefik_route(host, role, container) points role's route on host at
-// container (atomically: temp file, rename), then waits until Traefik's API
-// shows the service routing to that container only. Returns the seconds the
-// switch took.
+// container, then waits until Traefik's API shows the service routing to
+// that container only. The previous route is kept on the host until then:
+// if the flow ends before the confirmation (a timeout, a failed sibling,
+// Ctrl-C), it is put back and confirmed before the container is removed
+// (see switch.go). Returns the seconds the switch took.
 func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	rt, err := runtimeOf(t)
 	if err != nil {
@@ -215,8 +247,24 @@ func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	start := time.Now()
 	key := rt.roleKey(role)
 	url := fmt.Sprintf("http://%s:%d", ip, rt.Config.Healthcheck.Port)
-	c := uploadCommand(host, rt.routeFile(role), []byte(routeYAML(key, rt.routeRule(role), url)), "0644")
-	c.StdinNote = "(route " + key + " -> " + attr(ctr, "name") + ")"
+	content := []byte(routeYAML(key, rt.routeRule(role), url))
+	id := attr(ctr, "id")
+	sw := rt.switchOf(host, id)
+	if sw == nil && !rt.Exec.DryRun() {
+		// Already running before this flow (app start, a rollback to a
+		// running container): a failed switch puts the route back and
+		// leaves the container as it was.
+		sw = rt.beginSwitch(host, id, attr(ctr, "name"), undoKeep)
+	}
+	if sw != nil {
+		// Before the write starts: once it may have landed, an undo must
+		// put the previous route back first.
+		sw.mu.Lock()
+		sw.phase, sw.key = phaseRouteWritten, key
+		sw.mu.Unlock()
+	}
+	c := executor.Command{Host: host, Line: rt.routeWriteLine(key, len(content)), Stdin: content,
+		StdinNote: "(route " + key + " -> " + attr(ctr, "name") + ")"}
 	if _, err := rt.run(t, c); err != nil {
 		return nil, fmt.Errorf("route %s: %w", key, err)
 	}
@@ -228,28 +276,36 @@ func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		}
 		return starlark.Float(0), nil
 	}
-	if err := rt.confirmRoute(t, host, key, url); err != nil {
-		return nil, err
+	ctx, cancel := context.WithTimeout(engine.ContextOf(t), confirmTimeout)
+	defer cancel()
+	if err := rt.awaitServers(ctx, host, key, []string{url}); err != nil {
+		if engine.ContextOf(t).Err() != nil {
+			return nil, engine.ContextOf(t).Err()
+		}
+		return nil, fmt.Errorf("on %s: Traefik did not confirm the route %s to %s within %s: %w", host, key, attr(ctr, "name"), confirmTimeout, err)
 	}
+	sw.setPhase(phaseConfirmed)
+	rt.endSwitch(host, id)
 	rt.record(host, "routed")
-	rt.inService(host, ctr)
 	rt.progress(host, "Traefik routes "+key+" to "+attr(ctr, "name")+" only")
 	return starlark.Float(time.Since(start).Seconds()), nil
 }
 
-// confirmRoute polls Traefik's API through the SSH connection until service
-// key@file has exactly one server, url.
-func (rt *Runtime) confirmRoute(t *starlark.Thread, host, key, url string) error {
-	ctx, cancel := context.WithTimeout(engine.ContextOf(t), 30*time.Second)
-	defer cancel()
+// confirmTimeout bounds the wait for Traefik to show a new route.
+const confirmTimeout = 30 * time.Second
+
+// awaitServers polls Traefik's API through the SSH connection until
+// service key@file has exactly the servers want (none: no such service),
+// or ctx ends; the error then says what was last seen.
+func (rt *Runtime) awaitServers(ctx context.Context, host, key string, want []string) error {
 	client := rt.httpClient(host)
 	var last string
 	for {
-		ip, err := rt.traefikIP(t, host)
+		ip, err := rt.traefikIPCtx(ctx, host)
 		if err == nil {
 			var servers []string
 			servers, err = traefikServers(ctx, client, ip, key)
-			if err == nil && len(servers) == 1 && servers[0] == url {
+			if err == nil && sameSet(servers, want) {
 				return nil
 			}
 			if err == nil {
@@ -261,13 +317,20 @@ func (rt *Runtime) confirmRoute(t *starlark.Thread, host, key, url string) error
 		}
 		select {
 		case <-ctx.Done():
-			if engine.ContextOf(t).Err() != nil {
-				return engine.ContextOf(t).Err()
-			}
-			return fmt.Errorf("on %s: Traefik did not route %s to %s within 30s (last seen: %s)", host, key, url, last)
+			return fmt.Errorf("last seen: %s", last)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
 }
 
 func traefikServers(ctx context.Context, client *http.Client, ip, key string) ([]string, error) {
@@ -304,15 +367,15 @@ func traefikServers(ctx context.Context, client *http.Client, ip, key string) ([
 	return urls, nil
 }
 
-// traefikIP is Traefik's address on the mrsk network of host.
-func (rt *Runtime) traefikIP(t *starlark.Thread, host string) (string, error) {
+// traefikIPCtx is Traefik's address on the mrsk network of host.
+func (rt *Runtime) traefikIPCtx(ctx context.Context, host string) (string, error) {
 	rt.mu.Lock()
 	ip := rt.traefikIPs[host]
 	rt.mu.Unlock()
 	if ip != "" {
 		return ip, nil
 	}
-	res, err := rt.run(t, executor.Command{Host: host, Line: join("docker", "inspect", "-f", inspectFormat, traefikName)})
+	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "inspect", "-f", inspectFormat, traefikName)})
 	if err != nil {
 		return "", fmt.Errorf("traefik is not running on %s (run mrsk traefik boot): %w", host, err)
 	}

@@ -1,0 +1,51 @@
+package builtins
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"github.com/mrsk-go/mrsk/executor"
+)
+
+// stateFiles are the files mrsk keeps on a host for this service (and
+// destination): per role its route, route backups and env file, and the
+// audit log. With traefik, Traefik's own files too (its secret env file
+// and API route), which only make sense while it runs.
+func (rt *Runtime) stateFiles(traefik bool) []string {
+	var files []string
+	for _, r := range rt.Config.Roles {
+		key := rt.roleKey(r.Name)
+		p := rt.routePaths(key)
+		files = append(files, quote(p.route), p.all, quote(p.lock), quote(rt.envFile(r.Name)))
+	}
+	files = append(files, quote(rt.auditFile()))
+	if traefik {
+		files = append(files, quote(path.Dir(traefikEnvFile)), quote(apiRouteFile))
+	}
+	return files
+}
+
+// remove_state(host, traefik=False) deletes what mrsk keeps on host for
+// this service (see stateFiles), then the directories under .mrsk left
+// empty: after `mrsk remove` no file of the service stays behind. The
+// deploy lock is not touched; its release removes it.
+func bRemoveState(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	rt, err := runtimeOf(t)
+	if err != nil {
+		return nil, err
+	}
+	var host string
+	traefik := false
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "traefik?", &traefik); err != nil {
+		return nil, err
+	}
+	line := "rm -rf " + strings.Join(rt.stateFiles(traefik), " ") +
+		"; find " + stateDir + " -mindepth 1 -depth -type d -empty -delete 2>/dev/null; true"
+	if _, err := rt.run(t, executor.Command{Host: host, Line: line}); err != nil {
+		return nil, fmt.Errorf("remove mrsk's files on %s: %w", host, err)
+	}
+	return starlark.None, nil
+}

@@ -1,0 +1,263 @@
+package builtins
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mrsk-go/mrsk/executor"
+)
+
+// The switch of one host from its old container to a new one is a state
+// machine; docs/switch.md has the table. Each container on its way into
+// service has a hostSwitch, and the flow's exit (error, a cancelled
+// sibling, Ctrl-C) undoes it according to how far it got:
+//
+//	started, healthy  the route never named it: remove it (stop a rollback target)
+//	route written     put the previous route back, confirm it through
+//	                  Traefik's API, and only then remove it; if the restore
+//	                  cannot be confirmed, keep it running and say so
+//	confirmed         it serves: nothing to undo
+//
+// A container that a route file names is never removed.
+
+type switchPhase int
+
+const (
+	phaseStarted      switchPhase = iota + 1 // runs, no route names it
+	phaseHealthy                             // answers its health check, no route names it
+	phaseRouteWritten                        // the route file may name it; Traefik may route to it
+	phaseConfirmed                           // Traefik routes to it only: in service
+)
+
+func (p switchPhase) String() string {
+	switch p {
+	case phaseStarted:
+		return "started"
+	case phaseHealthy:
+		return "healthy"
+	case phaseRouteWritten:
+		return "route written"
+	case phaseConfirmed:
+		return "confirmed"
+	}
+	return "unknown"
+}
+
+// undoAction is what becomes of a container that never got into service.
+type undoAction int
+
+const (
+	undoRemove undoAction = iota // this run created it
+	undoStop                     // it existed, stopped (a rollback target): stop it again, keep it
+	undoKeep                     // it was already running before this run touched it
+)
+
+// hostSwitch is one container's way into service on one host.
+type hostSwitch struct {
+	host, id, name string
+	undo           undoAction
+
+	mu    sync.Mutex
+	phase switchPhase
+	key   string // the route key, once a route write began
+}
+
+func (s *hostSwitch) setPhase(p switchPhase) {
+	s.mu.Lock()
+	s.phase = p
+	s.mu.Unlock()
+}
+
+func (s *hostSwitch) state() (switchPhase, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.phase, s.key
+}
+
+// beginSwitch records that ctr (id, name) on host is on its way into
+// service, and registers its undo for the flow's exit.
+func (rt *Runtime) beginSwitch(host, id, name string, undo undoAction) *hostSwitch {
+	sw := &hostSwitch{host: host, id: id, name: name, undo: undo, phase: phaseStarted}
+	rt.mu.Lock()
+	rt.switches[newKey(host, id)] = sw
+	rt.mu.Unlock()
+	rt.onExit(newKey(host, id), func(ctx context.Context) error { return rt.undoSwitch(ctx, sw) })
+	return sw
+}
+
+// switchOf returns the switch record of container id on host, or nil.
+func (rt *Runtime) switchOf(host, id string) *hostSwitch {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.switches[newKey(host, id)]
+}
+
+// endSwitch forgets a switch: the container is in service, or its failure
+// was handled where it happened.
+func (rt *Runtime) endSwitch(host, id string) {
+	rt.mu.Lock()
+	delete(rt.switches, newKey(host, id))
+	rt.mu.Unlock()
+	rt.dropExit(newKey(host, id))
+}
+
+// Timeouts of the undo steps. They run on a context of their own: the
+// flow's is cancelled by then (Ctrl-C, a failed sibling).
+const (
+	restoreTimeout = 15 * time.Second // put the previous route back
+	reconfirmFor   = 10 * time.Second // Traefik's API shows it
+)
+
+// undoSwitch takes a container that did not get into service back out,
+// never leaving the host without a container its route names.
+func (rt *Runtime) undoSwitch(ctx context.Context, sw *hostSwitch) error {
+	ctx = context.WithoutCancel(ctx)
+	phase, key := sw.state()
+	switch phase {
+	case phaseConfirmed:
+		return nil
+	case phaseRouteWritten:
+		urls, err := rt.restoreRoute(ctx, sw.host, key)
+		if err != nil {
+			rt.Out.Always(sw.host, fmt.Sprintf("UNCONFIRMED: kept %s running: the route %s could not be put back (%v)", sw.name, key, err))
+			rt.noteUnconfirmed(sw.host)
+			return nil
+		}
+		cctx, cancel := context.WithTimeout(ctx, reconfirmFor)
+		err = rt.awaitServers(cctx, sw.host, key, urls)
+		cancel()
+		if err != nil {
+			rt.Out.Always(sw.host, fmt.Sprintf("UNCONFIRMED: kept %s running: the route %s was put back to %s, but Traefik did not confirm it (%v)", sw.name, key, describeServers(urls), err))
+			rt.noteUnconfirmed(sw.host)
+			return nil
+		}
+		rt.Out.Line(sw.host, fmt.Sprintf("Traefik routes %s back to %s", key, describeServers(urls)))
+		// In-flight requests on the way to it finish: stop (SIGTERM, the
+		// app drains) before removing.
+		return rt.undoContainer(ctx, sw, rt.Config.StopWaitTime)
+	default:
+		return rt.undoContainer(ctx, sw, 0)
+	}
+}
+
+func (rt *Runtime) undoContainer(ctx context.Context, sw *hostSwitch, wait time.Duration) error {
+	var line, what string
+	stop := join("docker", "stop", "-t", strconv.Itoa(int(wait.Seconds())), sw.id) + " >/dev/null 2>&1"
+	switch sw.undo {
+	case undoKeep:
+		return nil
+	case undoStop:
+		line, what = stop+" || true", "stopped "+sw.name+" (kept for rollback)"
+	default:
+		line, what = join("docker", "rm", "-f", sw.id)+" >/dev/null 2>&1 || true", "removed "+sw.name+" (never put in service)"
+		if wait > 0 {
+			line = stop + "; " + line
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait+15*time.Second)
+	defer cancel()
+	if _, err := rt.Exec.Run(ctx, executor.Command{Host: sw.host, Line: line}); err != nil {
+		return fmt.Errorf("on %s: undo %s: %w", sw.host, sw.name, err)
+	}
+	rt.Out.Line(sw.host, what)
+	return nil
+}
+
+func describeServers(urls []string) string {
+	if len(urls) == 0 {
+		return "no server (there was no route before)"
+	}
+	return strings.Join(urls, ", ")
+}
+
+func (rt *Runtime) noteUnconfirmed(host string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if !slices.Contains(rt.unconfirmed, host) {
+		rt.unconfirmed = append(rt.unconfirmed, host)
+	}
+}
+
+// Unconfirmed lists the hosts whose switch was left unconfirmed: both the
+// old and the new container run there, and the route names the old one.
+func (rt *Runtime) Unconfirmed() []string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return append([]string(nil), rt.unconfirmed...)
+}
+
+// Route files and their backups. The backup of a route lives outside the
+// directory Traefik watches, named for this run, so a restore never puts
+// back what another run saved. Writer and restorer hold one flock per
+// route key: a write cut off mid-way (Ctrl-C) can still be running on the
+// host when the restore starts, and the fence file stops it from landing
+// after the restore.
+const prevDir = stateDir + "/traefik/previous"
+
+type routePaths struct {
+	route, tmp, lock, backup, absent, fence, all string
+}
+
+func (rt *Runtime) routePaths(key string) routePaths {
+	base := path.Join(prevDir, key+"."+rt.runID)
+	route := path.Join(routeDir, key+".yml")
+	return routePaths{
+		route:  route,
+		tmp:    route + "." + rt.runID + ".tmp",
+		lock:   path.Join(prevDir, "lock."+key),
+		backup: base + ".yml",
+		absent: base + ".absent",
+		fence:  base + ".fence",
+		all:    quote(path.Join(prevDir, key)) + ".*",
+	}
+}
+
+// routeWriteLine writes content (size bytes, on stdin) as key's route,
+// keeping the previous one for restoreRoute. A cut-off stdin fails the size
+// check, so a truncated route never lands.
+func (rt *Runtime) routeWriteLine(key string, size int) string {
+	p := rt.routePaths(key)
+	return fmt.Sprintf("mkdir -p %s %s && { flock 9 && test ! -e %s && rm -f %s && { if [ -e %s ]; then cp %s %s; else : > %s; fi; } && cat > %s && test $(wc -c < %s) -eq %d && chmod 0644 %s && mv %s %s; } 9>%s",
+		quote(routeDir), quote(prevDir), quote(p.fence), p.all,
+		quote(p.route), quote(p.route), quote(p.backup), quote(p.absent),
+		quote(p.tmp), quote(p.tmp), size, quote(p.tmp), quote(p.tmp), quote(p.route), quote(p.lock))
+}
+
+// restoreLine fences off this run's write of key, puts the previous route
+// back (or removes the route when there was none), and prints the route
+// file as it then is.
+func (rt *Runtime) restoreLine(key string) string {
+	p := rt.routePaths(key)
+	return fmt.Sprintf("mkdir -p %s && { flock 9 && : > %s && rm -f %s && if [ -e %s ]; then mv %s %s; elif [ -e %s ]; then rm -f %s %s; fi; } 9>%s && { cat %s 2>/dev/null || true; }",
+		quote(prevDir), quote(p.fence), quote(p.tmp),
+		quote(p.backup), quote(p.backup), quote(p.route),
+		quote(p.absent), quote(p.route), quote(p.absent), quote(p.lock), quote(p.route))
+}
+
+func (rt *Runtime) restoreRoute(ctx context.Context, host, key string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
+	defer cancel()
+	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: rt.restoreLine(key)})
+	if err != nil {
+		return nil, err
+	}
+	return routeURLs(res.Stdout), nil
+}
+
+var routeURLRe = regexp.MustCompile(`(?m)^\s*-\s*url:\s*"([^"]*)"`)
+
+// routeURLs are the servers a route file (as routeYAML writes it) names.
+func routeURLs(content string) []string {
+	var urls []string
+	for _, m := range routeURLRe.FindAllStringSubmatch(content, -1) {
+		urls = append(urls, m[1])
+	}
+	return urls
+}
