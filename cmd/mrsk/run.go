@@ -181,10 +181,18 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 	cleanErr := rt.RunCleanups(cctx)
 	if flowErr != nil {
 		if app.Ctx.Err() != nil {
-			fmt.Fprintf(app.Stderr, "mrsk: %s interrupted; nothing was left half-done\n", displayName(flow))
+			if cleanErr != nil {
+				fmt.Fprintf(app.Stderr, "mrsk: %s interrupted; %v\n", displayName(flow), cleanErr)
+			} else {
+				fmt.Fprintf(app.Stderr, "mrsk: %s interrupted; nothing was left half-done\n", displayName(flow))
+			}
 			return reported{flowErr}
 		}
-		return report(app, flow, flowErr)
+		err := report(app, flow, flowErr)
+		if cleanErr != nil {
+			fmt.Fprintf(app.Stderr, "mrsk: %v\n", cleanErr)
+		}
+		return err
 	}
 	return cleanErr
 }
