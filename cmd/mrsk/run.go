@@ -118,6 +118,10 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 			return fmt.Errorf("%s needs a version: %w (or pass --version)", flow, err)
 		}
 	}
+	limit, err := commandTimeout(g.CommandTimeout, cfg.CommandTimeout)
+	if err != nil {
+		return err
+	}
 	var ex executor.Executor
 	if g.DryRun {
 		ex = &executor.DryRunner{Out: out}
@@ -129,7 +133,7 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 			Proxy:  cfg.SSH.Proxy,
 			Notice: func(host, msg string) { out.Line(host, msg) },
 		})
-		ex = &executor.Live{Remote: pool, Out: out, Verbose: g.Verbose}
+		ex = &executor.Live{Remote: pool, Out: out, Verbose: g.Verbose, CommandTimeout: limit}
 	}
 	defer ex.Close()
 
@@ -195,6 +199,26 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 		return err
 	}
 	return cleanErr
+}
+
+// commandTimeout is the executor's timeout for an ordinary command: the
+// flag, else the config key, else executor's default; 0 in either means no
+// timeout at all.
+func commandTimeout(flag, key *time.Duration) (time.Duration, error) {
+	d := key
+	if flag != nil {
+		if *flag < 0 {
+			return 0, fmt.Errorf("--command-timeout must not be negative (0 means no limit)")
+		}
+		d = flag
+	}
+	switch {
+	case d == nil:
+		return 0, nil // executor.DefaultCommandTimeout
+	case *d == 0:
+		return executor.NoTimeout, nil
+	}
+	return *d, nil
 }
 
 // report prints a flow error with the Starlark backtrace of the user's
