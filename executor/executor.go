@@ -59,7 +59,9 @@ func (c Command) Shown() string {
 	return s
 }
 
-// Result is what a finished command left.
+// Result is what a finished command left. For a streamed command (whose
+// output was printed as it arrived) Stdout and Stderr hold only the last
+// StreamTail bytes each, from a line start.
 type Result struct {
 	Stdout, Stderr string
 	Code           int

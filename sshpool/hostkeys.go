@@ -93,9 +93,13 @@ type HostKeyUnknownError struct {
 }
 
 func (e *HostKeyUnknownError) Error() string {
+	policy := e.Policy
+	if policy == "ask" {
+		policy = "ask (mrsk never prompts: ask refuses like yes)"
+	}
 	return fmt.Sprintf("host key for %s is not known and StrictHostKeyChecking is %s, so mrsk did not log in (the host offered %s key %s); "+
 		"if that is the host's key, record it with `%s` or connect once with ssh, then retry",
-		e.Host, e.Policy, e.KeyType, e.Fingerprint, e.Fix)
+		e.Host, policy, e.KeyType, e.Fingerprint, e.Fix)
 }
 
 func (e *HostKeyUnknownError) Unwrap() error { return e.Err }

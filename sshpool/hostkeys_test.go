@@ -41,7 +41,7 @@ func TestHostKeyPolicy(t *testing.T) {
 		{name: "yes refuses an unknown host", config: "StrictHostKeyChecking yes", state: unknown,
 			wantErr: []string{"is not known and StrictHostKeyChecking is yes", "did not log in", "ssh-keyscan -t ed25519 -p ", ">> ~/.ssh/known_hosts", "connect once with ssh"}},
 		{name: "ask is yes when nobody can answer", config: "StrictHostKeyChecking ask", state: unknown,
-			wantErr: []string{"StrictHostKeyChecking is ask"}},
+			wantErr: []string{"StrictHostKeyChecking is ask (mrsk never prompts: ask refuses like yes)"}},
 		{name: "yes connects to a known host", config: "StrictHostKeyChecking=yes", recordIn: ".ssh/known_hosts", state: known},
 		{name: "yes refuses a changed key", config: "StrictHostKeyChecking yes", recordIn: ".ssh/known_hosts", state: changed,
 			wantErr: []string{"changed (known_hosts line 1)"}},
