@@ -125,12 +125,14 @@ func (p *Printer) Collapse(hosts int) {
 	}
 }
 
-// Flush prints what is held; call it before anything else writes where the
-// printer does (the final error).
+// Flush prints what is held and ends Collapse: later lines print at once.
+// Call it when the flow ends, before anything else writes where the
+// printer does (the final error, --timings).
 func (p *Printer) Flush() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.flushLocked()
+	p.fleet = 0
 }
 
 // durationRE finds a duration such as "(0.3s)" in a progress line.

@@ -129,4 +129,8 @@ func TestCollapseHoldsUntilFlushButNotStreams(t *testing.T) {
 	if got, want := buf.String(), "[h2] log line\n[h1] released the deploy lock\n"; got != want {
 		t.Errorf("after Flush: got %q, want %q", got, want)
 	}
+	p.Always("h1", "timings: 1ms")
+	if got, want := buf.String(), "[h2] log line\n[h1] released the deploy lock\n[h1] timings: 1ms\n"; got != want {
+		t.Errorf("after Flush, lines print at once: got %q, want %q", got, want)
+	}
 }

@@ -7,7 +7,9 @@
 //	    the largest peak RSS of the mrsk process, SSH handshakes (total and
 //	    most on one host, per run), commands per host, and how many lines
 //	    mrsk printed. Prints one table row per N. The fastest run is the
-//	    one least disturbed by whatever else the machine does.
+//	    one least disturbed by whatever else the machine does. Then, for
+//	    the largest N, a deploy with 3 hosts refusing connections must
+//	    fail naming them, with no host changed.
 //	fleetsim serve [-latency 100ms] [-dir DIR] N
 //	    start N simulated hosts and an mrsk project for them, print how to
 //	    use it, and serve until interrupted.
@@ -142,10 +144,62 @@ func bench(args []string, stdout, stderr io.Writer) error {
 			r.wall.Round(time.Millisecond), float64(r.rssKB)/1024, fmt.Sprintf("%d (max %d)", r.handshakes, r.maxConns), r.cmdsPerHost, r.lines,
 			r.mrskCPU.Round(10*time.Millisecond), r.simCPU.Round(10*time.Millisecond))
 	}
+	if n := ns[len(ns)-1]; n >= 4 {
+		line, err := unreachableCheck(*bin, filepath.Join(work, "down"), n, *latency)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, line)
+	}
 	if *keep {
 		fmt.Fprintf(stdout, "work directory: %s\n--- mrsk output of the last run ---\n%s", work, last)
 	}
 	return nil
+}
+
+// unreachableCheck deploys to n hosts of which 3 refuse connections: mrsk
+// must fail naming the 3, with nothing changed on any host.
+func unreachableCheck(bin, dir string, n int, latency time.Duration) (string, error) {
+	key := filepath.Join(dir, "id_ed25519")
+	pub, err := fleetsim.NewClientKey(key)
+	if err != nil {
+		return "", err
+	}
+	down := []int{n / 4, n / 2, 3 * n / 4}
+	fleet, err := fleetsim.Start(fleetsim.Options{Hosts: n, Dir: filepath.Join(dir, "hosts"), Latency: latency, ClientKey: pub, Down: down})
+	if err != nil {
+		return "", err
+	}
+	defer fleet.Close()
+	proj, err := fleet.WriteProject(dir, key, "")
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, "deploy", "--skip-push", "--version", "v1")
+	cmd.Dir = proj.Dir
+	cmd.Env = append(os.Environ(), proj.Env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if cmd.Run() == nil {
+		return "", fmt.Errorf("%d hosts, 3 down: the deploy succeeded:\n%s", n, out.Bytes())
+	}
+	wall := time.Since(start)
+	var names []string
+	for _, i := range down {
+		a := fleetsim.Address(i)
+		if !bytes.Contains(out.Bytes(), []byte(a+":")) {
+			return "", fmt.Errorf("%d hosts, 3 down: the error does not name %s:\n%s", n, a, out.Bytes())
+		}
+		names = append(names, a)
+	}
+	for _, h := range fleet.Hosts() {
+		if _, err := os.Stat(filepath.Join(h.Dir(), ".mrsk")); err == nil || len(h.Containers()) > 0 {
+			return "", fmt.Errorf("%d hosts, 3 down: %s was changed:\n%s", n, h.Addr(), out.Bytes())
+		}
+	}
+	return fmt.Sprintf("%d hosts with 3 refusing connections: the deploy failed in %s naming %s, and no host was changed",
+		n, wall.Round(time.Millisecond), strings.Join(names, ", ")), nil
 }
 
 func benchOne(bin, dir string, n int, latency time.Duration, runs int) (result, []byte, error) {
