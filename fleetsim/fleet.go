@@ -65,6 +65,9 @@ type Fault struct {
 	Match  string
 	Code   int    // exit status; 0 means 1
 	Stderr string // printed on stderr
+	// Hang makes the command never finish (a hung daemon): it ends only
+	// when the client closes the session or the fleet closes.
+	Hang bool
 }
 
 // Fleet is a set of simulated hosts. Close it when done.

@@ -197,7 +197,7 @@ func TestCrashAndUnhealthy(t *testing.T) {
 // command is counted.
 func TestFaultsDownAndCounts(t *testing.T) {
 	f, cfg := startFleet(t, Options{Hosts: 3, Down: []int{2}, Latency: 20 * time.Millisecond,
-		Faults: []Fault{{Host: Address(1), Match: "docker pull", Code: 9, Stderr: "pull access denied"}}})
+		Faults: []Fault{{Host: Address(1), Match: "docker pull", Code: 9, Stderr: "pull access denied"}, {Match: "--hang", Hang: true}}})
 	for i := 0; i < 2; i++ {
 		c := dial(t, f, i, cfg)
 		start := time.Now()
@@ -209,6 +209,24 @@ func TestFaultsDownAndCounts(t *testing.T) {
 			t.Errorf("host %d: pull exit %d (%q), want %d", i, code, out, want)
 		}
 	}
+	// A hung command ends when the client gives up on its session.
+	c := dial(t, f, 0, cfg)
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run("docker ps --hang") }()
+	select {
+	case err := <-done:
+		t.Fatalf("a hung command finished: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	s.Close()
+	if err := <-done; err == nil {
+		t.Error("a hung command reported success")
+	}
+
 	addr := net.JoinHostPort(Address(2), strconv.Itoa(f.Port()))
 	if _, err := ssh.Dial("tcp", addr, cfg); err == nil {
 		t.Fatal("a down host accepted a connection")
@@ -217,7 +235,7 @@ func TestFaultsDownAndCounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	run(t, dial(t, f, 2, cfg), "true", "")
-	want := []Stats{{Handshakes: 1, Commands: 1}, {Handshakes: 1, Commands: 1}, {Handshakes: 1, Commands: 1}}
+	want := []Stats{{Handshakes: 2, Commands: 2}, {Handshakes: 1, Commands: 1}, {Handshakes: 1, Commands: 1}}
 	if got := f.Stats(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("stats %v, want %v", got, want)
 	}

@@ -28,6 +28,10 @@ func (h *Host) exec(ctx context.Context, line string, stdin io.Reader, stdout, s
 		}
 	}
 	if f := h.fault(line); f != nil {
+		if f.Hang {
+			<-ctx.Done()
+			return 130
+		}
 		if f.Stderr != "" {
 			fmt.Fprintln(stderr, f.Stderr)
 		}
