@@ -555,7 +555,7 @@ func (d *docker) logs(ctx context.Context, args []string, stdout io.Writer) erro
 		d.mu.Unlock()
 		return errf(1, "Error response from daemon: No such container: %s", ref)
 	}
-	lines := []string{fmt.Sprintf("%s: %s listening on :3000", d.host, c.Name)}
+	lines := []string{c.Name + " listening on :3000"}
 	if c.env("CRASH") != "" {
 		lines = append(lines, "crashing as asked (CRASH is set)")
 	}
