@@ -51,6 +51,7 @@ func Module() starlark.StringDict {
 		{"remove_state", bRemoveState},
 		{"wait_healthy", bWaitHealthy},
 		{"lock", bLock},
+		{"locked", bLocked},
 		{"audit", bAudit},
 		{"audit_show", bAuditShow},
 		{"accessory_run", bAccessoryBoot},

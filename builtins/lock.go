@@ -235,3 +235,29 @@ func bAuditShow(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	}
 	return starlark.String(res.Stdout), nil
 }
+
+// locked(message, fn) runs fn() holding the deploy lock and releases it
+// when fn returns, so a flow shows where its lock is held. When fn fails
+// (or on Ctrl-C) the lock is released as the flow ends, after every host's
+// unfinished switch is undone. Nested (setup runs deploy), the inner calls
+// share the outer lock. A builtin, not a Starlark function: Starlark
+// forbids a function on the stack twice.
+func bLocked(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var message string
+	var fn starlark.Callable
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "message", &message, "fn", &fn); err != nil {
+		return nil, err
+	}
+	lock := starlark.NewBuiltin("lock", bLock)
+	if _, err := starlark.Call(t, lock, starlark.Tuple{starlark.String("acquire"), starlark.String(message)}, nil); err != nil {
+		return nil, err
+	}
+	v, err := starlark.Call(t, fn, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := starlark.Call(t, lock, starlark.Tuple{starlark.String("release")}, nil); err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -240,7 +240,7 @@ func (rt *Runtime) NewContext() (*starlarkstruct.Struct, error) {
 	}
 	var roleVals []starlark.Value
 	for _, r := range roles {
-		roleVals = append(roleVals, roleStruct(r, r.Name == c.PrimaryRole))
+		roleVals = append(roleVals, rt.roleStruct(r, r.Name == c.PrimaryRole))
 	}
 	var accs []starlark.Value
 	for _, a := range c.Accessories {
@@ -249,6 +249,8 @@ func (rt *Runtime) NewContext() (*starlarkstruct.Struct, error) {
 			"image": starlark.String(a.Image),
 			"hosts": strList(a.Hosts),
 			"port":  starlark.String(a.Port),
+			// The container's name, also its "service" label.
+			"container": starlark.String(rt.accessoryContainer(a)),
 		}))
 	}
 	options := starlark.StringDict{}
@@ -288,6 +290,10 @@ func (rt *Runtime) NewContext() (*starlarkstruct.Struct, error) {
 			"limit": starlark.String(c.Boot.Limit),
 			"wait":  starlark.Float(c.Boot.Wait.Seconds()),
 		}),
+		// docker ps filters for this service's app containers.
+		"service_filters": strList(rt.appFilters()),
+		// The buildx builder `mrsk build create` makes.
+		"builder":           starlark.String("mrsk-" + c.Service),
 		"retain_containers": starlark.MakeInt(c.RetainContainers),
 		"stop_wait_time":    starlark.Float(c.StopWaitTime.Seconds()),
 		"dry_run":           starlark.Bool(rt.Exec.DryRun()),
@@ -298,14 +304,28 @@ func (rt *Runtime) NewContext() (*starlarkstruct.Struct, error) {
 	return ctx, nil
 }
 
-func roleStruct(r *config.Role, primary bool) starlark.Value {
+func (rt *Runtime) roleStruct(r *config.Role, primary bool) starlark.Value {
 	return mkstruct(starlark.StringDict{
 		"name":    starlark.String(r.Name),
 		"hosts":   strList(r.Hosts),
 		"cmd":     starlark.String(r.Cmd),
 		"traefik": starlark.Bool(r.Traefik),
 		"primary": starlark.Bool(primary),
+		// Names on the hosts: the route and env files' key, and the files.
+		"key":        starlark.String(rt.roleKey(r.Name)),
+		"route_file": starlark.String(rt.routeFile(r.Name)),
+		"env_file":   starlark.String(rt.envFile(r.Name)),
 	})
+}
+
+// appFilters select this service's app containers (of this destination,
+// when there is one) in docker ps.
+func (rt *Runtime) appFilters() []string {
+	f := []string{"--filter", "label=service=" + rt.Config.Service}
+	if d := rt.Config.Destination; d != "" {
+		f = append(f, "--filter", "label=destination="+d)
+	}
+	return f
 }
 
 // selectRoles applies the -r and -H filters; the primary role comes first

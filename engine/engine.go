@@ -229,6 +229,12 @@ func (e *Engine) Lookup(name string) starlark.Value {
 	return nil
 }
 
+// Stock returns a global of the stock flows only (a project cannot change
+// what the CLI reads there, such as the command table).
+func (e *Engine) Stock(name string) starlark.Value {
+	return e.stdlib[name]
+}
+
 // Project returns a global of the project's script only (hooks live there).
 func (e *Engine) Project(name string) starlark.Value {
 	return e.project[name]

@@ -59,7 +59,7 @@ type DeployCmd struct {
 }
 
 func (c *DeployCmd) Run(app *App, g *Globals) error {
-	return runFlow(app, g, "deploy", flowOpts{needVersion: true, skipPush: c.SkipPush})
+	return runCommand(app, g, "deploy", flowOpts{skipPush: c.SkipPush})
 }
 
 // RedeployCmd is `mrsk redeploy`.
@@ -68,7 +68,7 @@ type RedeployCmd struct {
 }
 
 func (c *RedeployCmd) Run(app *App, g *Globals) error {
-	return runFlow(app, g, "redeploy", flowOpts{needVersion: true, skipPush: c.SkipPush})
+	return runCommand(app, g, "redeploy", flowOpts{skipPush: c.SkipPush})
 }
 
 // RollbackCmd is `mrsk rollback VERSION`.
@@ -79,7 +79,7 @@ type RollbackCmd struct {
 func (c *RollbackCmd) Run(app *App, g *Globals) error {
 	g2 := *g
 	g2.Version = c.Target
-	return runFlow(app, &g2, "rollback", flowOpts{}, starlark.String(c.Target))
+	return runCommand(app, &g2, "rollback", flowOpts{}, starlark.String(c.Target))
 }
 
 // SetupCmd is `mrsk setup`.
@@ -88,7 +88,7 @@ type SetupCmd struct {
 }
 
 func (c *SetupCmd) Run(app *App, g *Globals) error {
-	return runFlow(app, g, "setup", flowOpts{needVersion: true, skipPush: c.SkipPush})
+	return runCommand(app, g, "setup", flowOpts{skipPush: c.SkipPush})
 }
 
 // PruneCmd is `mrsk prune [all|containers|images]`.
@@ -97,8 +97,7 @@ type PruneCmd struct {
 }
 
 func (c *PruneCmd) Run(app *App, g *Globals) error {
-	flow := map[string]string{"all": "prune", "containers": "prune_containers_flow", "images": "prune_images_flow"}[c.What]
-	return runFlow(app, g, flow, flowOpts{})
+	return runCommand(app, g, "prune "+c.What, flowOpts{})
 }
 
 // RemoveCmd is `mrsk remove`.
@@ -110,7 +109,7 @@ func (c *RemoveCmd) Run(app *App, g *Globals) error {
 	if !c.Confirmed && !g.DryRun {
 		return fmt.Errorf("remove deletes the app, its accessories and Traefik from every host: run again with -y to confirm")
 	}
-	return runFlow(app, g, "remove", flowOpts{})
+	return runCommand(app, g, "remove", flowOpts{})
 }
 
 // VersionCmd is `mrsk version`.
@@ -141,49 +140,34 @@ type AppCmd struct {
 	Version    simple     `cmd:"" help:"Show the running version on each host."`
 }
 
-// simple is a leaf command whose flow is named after its path: `mrsk app
-// boot` runs app_boot, unless flowNames says otherwise.
+// simple is a leaf command whose flow COMMANDS (stdlib/deploy.star) names
+// by the command's path: `mrsk app boot` runs COMMANDS["app boot"].
 type simple struct{}
 
-var flowNames = map[string]string{
-	"audit":           "audit_flow",
-	"details":         "info",
-	"build push":      "build_push_flow",
-	"registry login":  "registry_login_flow",
-	"registry logout": "registry_logout_flow",
-}
-
-// needsVersion lists flows that act on the version being deployed.
-var needsVersion = map[string]bool{"app_boot": true, "app_start": true, "build_push_flow": true, "build_pull": true}
-
-func flowName(k *kong.Context) string {
+// commandPath is the command's words without its arguments: "app boot".
+func commandPath(k *kong.Context) string {
 	var words []string
 	for _, w := range strings.Fields(k.Command()) {
 		if !strings.HasPrefix(w, "<") {
 			words = append(words, w)
 		}
 	}
-	path := strings.Join(words, " ")
-	if f, ok := flowNames[path]; ok {
-		return f
-	}
-	return strings.ReplaceAll(path, " ", "_")
+	return strings.Join(words, " ")
 }
 
 func (simple) Run(k *kong.Context, app *App, g *Globals) error {
-	flow := flowName(k)
-	return runFlow(app, g, flow, flowOpts{needVersion: needsVersion[flow]})
+	return runCommand(app, g, commandPath(k), flowOpts{})
 }
 
 func (c *accessoryName) Run(k *kong.Context, app *App, g *Globals) error {
-	return runFlow(app, g, flowName(k), flowOpts{}, starlark.String(c.Name))
+	return runCommand(app, g, commandPath(k), flowOpts{}, starlark.String(c.Name))
 }
 
 // AppLogsCmd is `mrsk app logs`.
 type AppLogsCmd struct{ LogsFlags }
 
 func (c *AppLogsCmd) Run(app *App, g *Globals) error {
-	return runFlow(app, g, "app_logs", flowOpts{lines: c.Lines, follow: c.Follow})
+	return runCommand(app, g, "app logs", flowOpts{lines: c.Lines, follow: c.Follow})
 }
 
 // AppExecCmd is `mrsk app exec CMD`.
@@ -193,7 +177,7 @@ type AppExecCmd struct {
 }
 
 func (c *AppExecCmd) Run(app *App, g *Globals) error {
-	return runFlow(app, g, "app_exec", flowOpts{reuse: c.Reuse, needVersion: !c.Reuse}, starlark.String(c.Cmd))
+	return runCommand(app, g, "app exec", flowOpts{reuse: c.Reuse}, starlark.String(c.Cmd))
 }
 
 // TraefikCmd is `mrsk traefik ...`.
@@ -211,7 +195,7 @@ type TraefikCmd struct {
 type TraefikLogsCmd struct{ LogsFlags }
 
 func (c *TraefikLogsCmd) Run(app *App, g *Globals) error {
-	return runFlow(app, g, "traefik_logs", flowOpts{lines: c.Lines, follow: c.Follow})
+	return runCommand(app, g, "traefik logs", flowOpts{lines: c.Lines, follow: c.Follow})
 }
 
 // AccessoryCmd is `mrsk accessory ...`.
@@ -238,7 +222,7 @@ func (c *AccessoryRemoveCmd) Run(app *App, g *Globals) error {
 	if !c.Confirmed && !g.DryRun {
 		return fmt.Errorf("accessory remove deletes the containers, images and data directories of %s: run again with -y to confirm", c.Name)
 	}
-	return runFlow(app, g, "accessory_remove", flowOpts{}, starlark.String(c.Name))
+	return runCommand(app, g, "accessory remove", flowOpts{}, starlark.String(c.Name))
 }
 
 // AccessoryLogsCmd is `mrsk accessory logs NAME`.
@@ -248,7 +232,7 @@ type AccessoryLogsCmd struct {
 }
 
 func (c *AccessoryLogsCmd) Run(app *App, g *Globals) error {
-	return runFlow(app, g, "accessory_logs", flowOpts{lines: c.Lines, follow: c.Follow}, starlark.String(c.Name))
+	return runCommand(app, g, "accessory logs", flowOpts{lines: c.Lines, follow: c.Follow}, starlark.String(c.Name))
 }
 
 // AccessoryExecCmd is `mrsk accessory exec NAME CMD`.
@@ -258,7 +242,7 @@ type AccessoryExecCmd struct {
 }
 
 func (c *AccessoryExecCmd) Run(app *App, g *Globals) error {
-	return runFlow(app, g, "accessory_exec", flowOpts{}, starlark.String(c.Name), starlark.String(c.Cmd))
+	return runCommand(app, g, "accessory exec", flowOpts{}, starlark.String(c.Name), starlark.String(c.Cmd))
 }
 
 // BuildCmd is `mrsk build ...`.
@@ -289,5 +273,5 @@ type LockAcquireCmd struct {
 }
 
 func (c *LockAcquireCmd) Run(app *App, g *Globals) error {
-	return runFlow(app, g, "lock_acquire", flowOpts{}, starlark.String(c.Message))
+	return runCommand(app, g, "lock acquire", flowOpts{}, starlark.String(c.Message))
 }
