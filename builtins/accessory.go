@@ -2,15 +2,19 @@ package builtins
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.starlark.net/starlark"
 
 	"github.com/mrsk-go/mrsk/config"
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/executor"
+	"github.com/mrsk-go/mrsk/shellwords"
 )
 
 func (rt *Runtime) accessory(name string) (*config.Accessory, error) {
@@ -59,7 +63,7 @@ func bAccessoryBoot(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	}
 	ctr := rt.accessoryContainer(a)
 	dir := rt.accessoryDir(a)
-	for _, local := range sortedKeys(a.Files) {
+	for _, local := range slices.Sorted(maps.Keys(a.Files)) {
 		content, err := os.ReadFile(filepath.Join(rt.Opts.ProjectRoot, local))
 		if err != nil {
 			return nil, fmt.Errorf("accessory %s: files: %w", a.Name, err)
@@ -72,15 +76,15 @@ func bAccessoryBoot(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	}
 	var script []string
 	var stdin []byte
-	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", ctr, "--network", network, "--network-alias", a.Name, "--log-opt", "max-size=10m"}
+	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", ctr, "--network", container.Network, "--network-alias", a.Name, "--log-opt", "max-size=10m"}
 	if a.Port != "" {
 		words = append(words, "--publish", publishArg(a.Port))
 	}
-	for _, k := range sortedKeys(a.Env.Clear) {
+	for _, k := range slices.Sorted(maps.Keys(a.Env.Clear)) {
 		words = append(words, "-e", k+"="+a.Env.Clear[k])
 	}
 	if len(a.Env.Secret) > 0 {
-		content, err := envFileContent(a.Env)
+		content, err := container.EnvFile(a.Env)
 		if err != nil {
 			return nil, fmt.Errorf("accessory %s: %w", a.Name, err)
 		}
@@ -89,15 +93,15 @@ func bAccessoryBoot(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		stdin = content
 		words = append(words, "--env-file", f)
 	}
-	for _, k := range sortedKeys(a.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(a.Labels)) {
 		words = append(words, "--label", k+"="+a.Labels[k])
 	}
 	words = append(words, "--label", "service="+ctr)
 	var mounts []string
-	for _, local := range sortedKeys(a.Files) {
+	for _, local := range slices.Sorted(maps.Keys(a.Files)) {
 		mounts = append(mounts, homePath(path.Join(dir, "files", path.Base(local)))+quote(":"+a.Files[local]))
 	}
-	for _, hostDir := range sortedKeys(a.Directories) {
+	for _, hostDir := range slices.Sorted(maps.Keys(a.Directories)) {
 		p := path.Join(dir, "data", path.Clean("/" + hostDir)[1:])
 		script = append(script, "mkdir -p "+quote(p))
 		mounts = append(mounts, homePath(p)+quote(":"+a.Directories[hostDir]))
@@ -105,20 +109,20 @@ func bAccessoryBoot(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	for _, v := range a.Volumes {
 		words = append(words, "--volume", v)
 	}
-	words = append(words, optionArgs(a.Options)...)
+	words = append(words, container.OptionArgs(a.Options)...)
 	run := join(words...)
 	for _, m := range mounts {
 		run += " --volume " + m
 	}
 	run += " " + quote(a.Image)
 	if a.Cmd != "" {
-		cw, err := splitWords(a.Cmd)
+		cw, err := shellwords.Split(a.Cmd)
 		if err != nil {
 			return nil, fmt.Errorf("accessory %s: cmd: %w", a.Name, err)
 		}
 		run += " " + join(cw...)
 	}
-	script = append(script, ensureNetwork,
+	script = append(script, container.EnsureNetwork,
 		fmt.Sprintf("if [ \"$(docker inspect -f '{{.State.Running}}' %s 2>/dev/null)\" = true ]; then echo running; else docker rm -f %s >/dev/null 2>&1; %s >/dev/null && echo started; fi", quote(ctr), quote(ctr), run))
 	res, err := rt.run(t, executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: stdin, StdinNote: "[REDACTED env file]"})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mrsk-go/mrsk/engine"
 	"github.com/mrsk-go/mrsk/executor"
+	"github.com/mrsk-go/mrsk/shellwords"
 )
 
 // Module returns every builtin, to be predeclared in Starlark modules.
@@ -319,7 +320,7 @@ func bSplitWords(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &s); err != nil {
 		return nil, err
 	}
-	words, err := splitWords(s)
+	words, err := shellwords.Split(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}

@@ -1,12 +1,11 @@
 package builtins
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,18 +13,10 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/mrsk-go/mrsk/config"
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/executor"
+	"github.com/mrsk-go/mrsk/shellwords"
 )
-
-// network is the user-defined Docker network shared by Traefik, app
-// containers and accessories, so they reach each other by name.
-const network = "mrsk"
-
-// ensureNetwork is braced so it composes with && chains.
-const ensureNetwork = "{ docker network inspect " + network + " >/dev/null 2>&1 || docker network create " + network + " >/dev/null; }"
-
-// inspectFormat prints "<id> <ip on the mrsk network>".
-const inspectFormat = `{{.Id}} {{with index .NetworkSettings.Networks "` + network + `"}}{{.IPAddress}}{{end}}`
 
 // container is how flows see a container.
 func containerValue(host, id, name, role, version, state, ip, image, created string) starlark.Value {
@@ -120,7 +111,7 @@ func bDockerLogin(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if _, err := rt.run(t, rt.loginCmd(host)); err != nil {
 		return nil, fmt.Errorf("registry login: %w", err)
 	}
-	rt.progress(host, "logged in to "+orDefault(reg.Server, "Docker Hub"))
+	rt.progress(host, "logged in to "+cmp.Or(reg.Server, "Docker Hub"))
 	return starlark.None, nil
 }
 
@@ -128,12 +119,7 @@ func bDockerLogin(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 // (also a credential) redacted from what is printed.
 func (rt *Runtime) loginCmd(host string) executor.Command {
 	reg := rt.Config.Registry
-	words := []string{"docker", "login"}
-	if reg.Server != "" {
-		words = append(words, reg.Server)
-	}
-	line := join(append(words, "-u", reg.Username.Reveal(), "--password-stdin")...)
-	display := join(words...) + " -u [REDACTED] --password-stdin"
+	line, display := container.Login(reg.Server, reg.Username.Reveal())
 	return executor.Command{Host: host, Line: line, Display: display, Stdin: []byte(reg.Password.Reveal()), StdinNote: "[REDACTED]"}
 }
 
@@ -147,11 +133,7 @@ func bDockerLogout(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	words := []string{"docker", "logout"}
-	if s := rt.Config.Registry.Server; s != "" {
-		words = append(words, s)
-	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: join(words...)}); err != nil {
+	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Logout(rt.Config.Registry.Server)}); err != nil {
 		return nil, err
 	}
 	return starlark.None, nil
@@ -176,41 +158,21 @@ func bDockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err != nil {
 		return nil, err
 	}
-	ref := rt.ImageRef(rt.Opts.Version)
-	words := []string{"docker", "build"}
-	prelude := ""
 	multi := bc.Multiarch == nil || *bc.Multiarch
-	if multi {
-		if rt.hasBuildx() {
-			platforms := "linux/amd64,linux/arm64"
-			if bc.Local != nil && bc.Local.Arch != "" {
-				platforms = "linux/" + bc.Local.Arch
-			}
-			builder := "mrsk-" + rt.Config.Service
-			prelude = fmt.Sprintf("{ docker buildx inspect %s >/dev/null 2>&1 || docker buildx create --name %s --driver docker-container >/dev/null; } && ", quote(builder), quote(builder))
-			words = []string{"docker", "buildx", "build", "--builder", builder, "--push", "--platform", platforms}
-		} else {
-			rt.noteOnce("buildx", "local", "no docker buildx plugin: building for this machine's architecture only (builder.multiarch: false silences this)")
-			multi = false
-		}
+	if multi && !rt.hasBuildx() {
+		rt.noteOnce("buildx", "local", "no docker buildx plugin: building for this machine's architecture only (builder.multiarch: false silences this)")
+		multi = false
 	}
-	words = append(words, "-t", ref, "--label", "service="+rt.Config.Service, "-f", dockerfile)
-	if multi {
-		words = append(words, cacheArgs(bc.Cache, rt.Repository())...)
-	}
-	for _, k := range sortedKeys(bc.Args) {
-		words = append(words, "--build-arg", k+"="+bc.Args[k])
+	build := container.Build{Image: rt.ImageRef(rt.Opts.Version), Service: rt.Config.Service, Dockerfile: dockerfile, Context: contextDir,
+		Buildx: multi, Cache: bc.Cache, Repository: rt.Repository(), Args: bc.Args, Secrets: bc.Secrets}
+	if bc.Local != nil {
+		build.Arch = bc.Local.Arch
 	}
 	env, err := rt.buildSecretEnv()
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range bc.Secrets {
-		// BuildKit reads the value from the build's environment: never argv.
-		words = append(words, "--secret", "id="+name+",env="+name)
-	}
-	words = append(words, contextDir)
-	c := executor.Command{Line: prelude + join(words...), Stream: true, Dir: rt.Opts.ProjectRoot, Env: env}
+	c := executor.Command{Line: build.Line(), Stream: true, Dir: rt.Opts.ProjectRoot, Env: env}
 	if _, err := rt.run(t, c); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
@@ -236,8 +198,8 @@ func (rt *Runtime) hasBuildx() bool {
 // Dockerfile exists.
 func (rt *Runtime) buildFiles() (dockerfile, contextDir string, err error) {
 	bc := rt.Config.Builder
-	dockerfile = orDefault(bc.Dockerfile, "Dockerfile")
-	contextDir = orDefault(bc.Context, ".")
+	dockerfile = cmp.Or(bc.Dockerfile, "Dockerfile")
+	contextDir = cmp.Or(bc.Context, ".")
 	if _, err := os.Stat(filepath.Join(rt.Opts.ProjectRoot, dockerfile)); err != nil {
 		return "", "", fmt.Errorf("build: missing Dockerfile: no %s in %s (builder.dockerfile in %s names another)", dockerfile, rt.Opts.ProjectRoot, rt.Config.File)
 	}
@@ -272,7 +234,7 @@ func bDockerPush(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
 	}
-	if _, err := rt.run(t, executor.Command{Line: join("docker", "push", rt.ImageRef(rt.Opts.Version)), Stream: true}); err != nil {
+	if _, err := rt.run(t, executor.Command{Line: shellwords.Join("docker", "push", rt.ImageRef(rt.Opts.Version)), Stream: true}); err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
 	return starlark.None, nil
@@ -293,11 +255,11 @@ func bDockerPull(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		image = rt.ImageRef(rt.Opts.Version)
 	}
 	// Log in on the same round trip: one command per host, not two.
-	c := executor.Command{Host: host, Line: join("docker", "pull", "--quiet", image)}
+	c := executor.Command{Host: host, Line: container.Pull(image)}
 	if login && !rt.Config.Registry.Username.IsZero() {
 		l := rt.loginCmd(host)
 		c.Line = l.Line + " >/dev/null && " + c.Line
-		c.Display = l.Display + " >/dev/null && " + join("docker", "pull", "--quiet", image)
+		c.Display = l.Display + " >/dev/null && " + container.Pull(image)
 		c.Stdin, c.StdinNote = l.Stdin, l.StdinNote
 	}
 	if _, err := rt.run(t, c); err != nil {
@@ -314,19 +276,6 @@ func (rt *Runtime) role(name string) (*config.Role, error) {
 		}
 	}
 	return nil, fmt.Errorf("no role named %q in %s", name, rt.Config.File)
-}
-
-// envFileContent renders secrets for docker --env-file (one KEY=VALUE a line).
-func envFileContent(env config.Env) ([]byte, error) {
-	var sb strings.Builder
-	for _, k := range sortedKeys(env.Secret) {
-		v := env.Secret[k].Reveal()
-		if strings.ContainsAny(v, "\r\n") {
-			return nil, fmt.Errorf("env.secret %s: value has a line break, which docker env files cannot hold", k)
-		}
-		fmt.Fprintf(&sb, "%s=%s\n", k, v)
-	}
-	return []byte(sb.String()), nil
 }
 
 // docker_run(host, role) starts the container of ctx.version for role on
@@ -354,18 +303,9 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	words := append([]string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", name}, spec.args...)
-	words = append(words, spec.cmd...)
-	script, stdin := spec.prelude, spec.stdin
-	ps := join(append(append([]string{"docker", "ps"}, rt.serviceFilters(role.Name)...), "--format", psFormat, "--no-trunc")...)
-	script = append(script,
-		ps+"; echo "+psEnd,
-		ensureNetwork,
-		fmt.Sprintf("if docker container inspect %s >/dev/null 2>&1; then docker rename %s %s; fi", quote(name), quote(name), quote(fmt.Sprintf("%s_replaced_%d", name, rt.Now().UnixNano()))),
-		join(words...)+" >/dev/null",
-		join("docker", "inspect", "-f", inspectFormat, name),
-	)
-	cmd := executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: stdin, StdinNote: "[REDACTED env file]"}
+	aside := fmt.Sprintf("%s_replaced_%d", name, rt.Now().UnixNano())
+	script := append(spec.prelude, container.RunScript(rt.filter(role.Name, ""), name, aside, append(spec.args, spec.cmd...))...)
+	cmd := executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: spec.stdin, StdinNote: "[REDACTED env file]"}
 	res, err := rt.run(t, cmd)
 	if err != nil {
 		if engineCtx(t).Err() != nil {
@@ -375,9 +315,8 @@ func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 		}
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	before, after, _ := strings.Cut(res.Stdout, psEnd+"\n")
-	id, ip := parseInspect(after)
-	previous := parsePs(host, before)
+	ps, id, ip := container.ParseRun(res.Stdout)
+	previous := psValues(host, ps)
 	if res.Planned {
 		id, ip = name, name
 		previous = rt.placeholders(host, role.Name, "")
@@ -406,44 +345,21 @@ type appRunSpec struct {
 func (rt *Runtime) appRun(host string, role *config.Role, version, name string) (appRunSpec, error) {
 	c := rt.Config
 	var sp appRunSpec
-	w := []string{"--network", network}
-	if name != "" {
-		w = append(w, "-e", "MRSK_CONTAINER_NAME="+name)
-	}
-	w = append(w, "-e", "MRSK_VERSION="+version)
-	for _, k := range sortedKeys(role.Env.Clear) {
-		w = append(w, "-e", k+"="+role.Env.Clear[k])
-	}
+	app := container.App{Name: name, Version: version, Service: c.Service, Role: role.Name, Destination: c.Destination,
+		Labels: c.Labels, RoleLabels: role.Labels, Env: role.Env.Clear, Logging: c.Logging, Volumes: c.Volumes,
+		Options: role.Options, Image: rt.ImageRef(version)}
 	if len(role.Env.Secret) > 0 {
-		content, err := envFileContent(role.Env)
+		content, err := container.EnvFile(role.Env)
 		if err != nil {
 			return sp, fmt.Errorf("role %s: %w", role.Name, err)
 		}
-		f := rt.envFile(role.Name)
-		sp.prelude = append(sp.prelude, uploadCommand(host, f, content, "0600").Line)
+		app.EnvFile = rt.envFile(role.Name)
+		sp.prelude = append(sp.prelude, uploadCommand(host, app.EnvFile, content, "0600").Line)
 		sp.stdin = content
-		w = append(w, "--env-file", f)
 	}
-	w = append(w, loggingArgs(c.Logging)...)
-	if name != "" {
-		labels := map[string]string{"service": c.Service, "role": role.Name, "version": version, "destination": c.Destination}
-		for k, v := range c.Labels {
-			labels[k] = v
-		}
-		for k, v := range role.Labels {
-			labels[k] = v
-		}
-		for _, k := range sortedKeys(labels) {
-			w = append(w, "--label", k+"="+labels[k])
-		}
-	}
-	for _, v := range c.Volumes {
-		w = append(w, "--volume", v)
-	}
-	w = append(w, optionArgs(role.Options)...)
-	sp.args = append(w, rt.ImageRef(version))
+	sp.args = app.Args()
 	if role.Cmd != "" {
-		cmdWords, err := splitWords(role.Cmd)
+		cmdWords, err := shellwords.Split(role.Cmd)
 		if err != nil {
 			return sp, fmt.Errorf("role %s: cmd: %w", role.Name, err)
 		}
@@ -477,7 +393,7 @@ func bDockerRunOnce(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	line := join(append(append([]string{"docker", "run", "--rm"}, spec.args...), cmdWords...)...)
+	line := shellwords.Join(append(append([]string{"docker", "run", "--rm"}, spec.args...), cmdWords...)...)
 	script := append(spec.prelude, line)
 	res, err := rt.run(t, executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: spec.stdin, StdinNote: "[REDACTED env file]", Stream: true, Always: true})
 	if err != nil {
@@ -519,56 +435,7 @@ func bAbandonNew(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 func (rt *Runtime) removeDetached(host, ref string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	_, _ = rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "rm", "-f", ref) + " >/dev/null 2>&1 || true"})
-}
-
-func parseInspect(out string) (id, ip string) {
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	f := strings.Fields(lines[len(lines)-1])
-	if len(f) > 0 {
-		id = f[0]
-	}
-	if len(f) > 1 {
-		ip = f[1]
-	}
-	return id, ip
-}
-
-func loggingArgs(l config.Logging) []string {
-	if l.Driver == "" && len(l.Options) == 0 {
-		return []string{"--log-opt", "max-size=10m"}
-	}
-	var w []string
-	if l.Driver != "" {
-		w = append(w, "--log-driver", l.Driver)
-	}
-	for _, k := range sortedKeys(l.Options) {
-		w = append(w, "--log-opt", k+"="+l.Options[k])
-	}
-	return w
-}
-
-// optionArgs turns {"memory": "512m", "init": true} into --memory 512m --init.
-func optionArgs(opts map[string]any) []string {
-	var w []string
-	for _, k := range sortedKeys(opts) {
-		flag := "--" + k
-		switch v := opts[k].(type) {
-		case nil:
-			w = append(w, flag)
-		case bool:
-			if v {
-				w = append(w, flag)
-			}
-		case []any:
-			for _, x := range v {
-				w = append(w, flag, fmt.Sprint(x))
-			}
-		default:
-			w = append(w, flag, fmt.Sprint(v))
-		}
-	}
-	return w
+	_, _ = rt.Exec.Run(ctx, executor.Command{Host: host, Line: container.RemoveQuietly(ref)})
 }
 
 // docker_start(host, container) starts a stopped container (rollback) and
@@ -587,12 +454,11 @@ func bDockerStart(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err != nil || len(refs) != 1 {
 		return nil, fmt.Errorf("%s: want one container", b.Name())
 	}
-	line := join("docker", "start", refs[0]) + " >/dev/null && " + join("docker", "inspect", "-f", inspectFormat, refs[0])
-	res, err := rt.run(t, executor.Command{Host: host, Line: line})
+	res, err := rt.run(t, executor.Command{Host: host, Line: container.Start(refs[0])})
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", refs[0], err)
 	}
-	id, ip := parseInspect(res.Stdout)
+	id, ip := container.ParseInspect(res.Stdout)
 	if res.Planned {
 		id, ip = refs[0], refs[0]
 	}
@@ -632,8 +498,7 @@ func bDockerStop(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	if len(refs) == 0 {
 		return starlark.None, nil
 	}
-	words := append([]string{"docker", "stop", "-t", strconv.Itoa(int(timeout))}, refs...)
-	if _, err := rt.run(t, executor.Command{Host: host, Line: join(words...) + " >/dev/null"}); err != nil {
+	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Stop(int(timeout), refs)}); err != nil {
 		return nil, fmt.Errorf("stop: %w", err)
 	}
 	rt.record(host, "stopped")
@@ -659,20 +524,15 @@ func bDockerRm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if len(refs) == 0 {
 		return starlark.None, nil
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: join(append([]string{"docker", "rm", "-f"}, refs...)...) + " >/dev/null"}); err != nil {
+	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Remove(refs)}); err != nil {
 		return nil, err
 	}
 	return starlark.None, nil
 }
 
-const psFormat = `{{.ID}}|{{.Names}}|{{.State}}|{{.Label "version"}}|{{.Label "role"}}|{{.Image}}|{{.CreatedAt}}`
-
-func (rt *Runtime) serviceFilters(role string) []string {
-	f := []string{"--filter", "label=service=" + rt.Config.Service, "--filter", "label=destination=" + rt.Config.Destination}
-	if role != "" {
-		f = append(f, "--filter", "label=role="+role)
-	}
-	return f
+// filter selects this service's containers (of role and version, unless "").
+func (rt *Runtime) filter(role, version string) container.Filter {
+	return container.Filter{Service: rt.Config.Service, Destination: rt.Config.Destination, Role: role, Version: version}
 }
 
 // docker_ps(host, role="", all=False) lists this service's containers on
@@ -687,24 +547,14 @@ func bDockerPs(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwa
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role?", &role, "all?", &all, "version?", &version); err != nil {
 		return nil, err
 	}
-	words := []string{"docker", "ps"}
-	if all {
-		words = append(words, "--all")
-	}
-	words = append(words, rt.serviceFilters(role)...)
-	if version != "" {
-		words = append(words, "--filter", "label=version="+version)
-	}
-	// Full ids: they compare equal to the ones docker inspect gives.
-	words = append(words, "--format", psFormat, "--no-trunc")
-	res, err := rt.run(t, executor.Command{Host: host, Line: join(words...)})
+	res, err := rt.run(t, executor.Command{Host: host, Line: container.Ps(rt.filter(role, version), all)})
 	if err != nil {
 		return nil, err
 	}
 	if res.Planned {
 		return starlark.NewList(rt.placeholders(host, role, version)), nil
 	}
-	return starlark.NewList(parsePs(host, res.Stdout)), nil
+	return starlark.NewList(psValues(host, container.ParsePs(res.Stdout))), nil
 }
 
 // placeholders stand in for what docker ps would find, in plans: the
@@ -736,17 +586,11 @@ func (rt *Runtime) placeholders(host, role, version string) []starlark.Value {
 	return out
 }
 
-// psEnd separates docker ps output from what follows in one command.
-const psEnd = "--mrsk-ps-end--"
-
-func parsePs(host, out string) []starlark.Value {
+// psValues are the containers docker ps listed on host, as flows see them.
+func psValues(host string, ps []container.PsEntry) []starlark.Value {
 	var cs []starlark.Value
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Split(line, "|")
-		if len(f) < 7 {
-			continue
-		}
-		cs = append(cs, containerValue(host, f[0], f[1], f[4], f[3], f[2], "", f[5], f[6]))
+	for _, c := range ps {
+		cs = append(cs, containerValue(host, c.ID, c.Name, c.Role, c.Version, c.State, "", c.Image, c.Created))
 	}
 	return cs
 }
@@ -818,66 +662,19 @@ func bPruneContainers(t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if retain < 0 {
 		return nil, fmt.Errorf("%s: retain must be >= 0", b.Name())
 	}
-	list := join(append([]string{"docker", "ps", "--all", "--quiet"}, rt.serviceFilters("")...)...)
-	line := ""
-	if images {
-		// Images of containers removed below go on the next prune: one
-		// round trip now matters more.
-		line = rt.pruneImagesLine() + "; "
-	}
-	line += fmt.Sprintf("ids=$(%s); [ -z \"$ids\" ] || docker inspect -f %s $ids", list,
-		quote(`{{.Id}}|{{.Name}}|{{.State.Running}}|{{.State.FinishedAt}}|{{.Created}}`))
-	res, err := rt.run(t, executor.Command{Host: host, Line: line})
+	res, err := rt.run(t, executor.Command{Host: host, Line: container.PruneList(rt.filter("", ""), images)})
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
-	remove := pruneCandidates(res.Stdout, retain, time.Duration(olderThan*float64(time.Second)), rt.Now())
+	remove := container.PruneCandidates(res.Stdout, retain, time.Duration(olderThan*float64(time.Second)), rt.Now())
 	if len(remove) == 0 {
 		return starlark.MakeInt(0), nil
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: join(append([]string{"docker", "rm"}, remove...)...) + " >/dev/null"}); err != nil {
+	if _, err := rt.run(t, executor.Command{Host: host, Line: container.PruneRemove(remove)}); err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
 	rt.Out.Line(host, fmt.Sprintf("removed %d old container(s)", len(remove)))
 	return starlark.MakeInt(len(remove)), nil
-}
-
-type inspected struct {
-	id, name string
-	running  bool
-	finished time.Time
-	created  time.Time
-}
-
-// pruneCandidates picks stopped containers to remove from `docker inspect`
-// lines: keep the newest `retain` stopped ones, and any stopped less than
-// olderThan ago.
-func pruneCandidates(out string, retain int, olderThan time.Duration, now time.Time) []string {
-	var stopped []inspected
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Split(line, "|")
-		if len(f) != 5 {
-			continue
-		}
-		c := inspected{id: f[0], name: strings.TrimPrefix(f[1], "/"), running: f[2] == "true"}
-		c.finished, _ = time.Parse(time.RFC3339Nano, f[3])
-		c.created, _ = time.Parse(time.RFC3339Nano, f[4])
-		if !c.running {
-			stopped = append(stopped, c)
-		}
-	}
-	sort.SliceStable(stopped, func(i, j int) bool { return stopped[i].created.After(stopped[j].created) })
-	var remove []string
-	for i, c := range stopped {
-		if i < retain {
-			continue
-		}
-		if olderThan > 0 && !c.finished.IsZero() && now.Sub(c.finished) < olderThan {
-			continue
-		}
-		remove = append(remove, c.name)
-	}
-	return remove
 }
 
 // prune_images(host) removes this service's images that no container (even
@@ -891,103 +688,10 @@ func bPruneImages(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host); err != nil {
 		return nil, err
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: rt.pruneImagesLine()}); err != nil {
+	if _, err := rt.run(t, executor.Command{Host: host, Line: container.PruneImages(rt.Config.Service)}); err != nil {
 		return nil, fmt.Errorf("prune images: %w", err)
 	}
 	return starlark.None, nil
-}
-
-// cacheArgs are buildx's --cache-from/--cache-to for builder.cache
-// ({type: registry|gha, image, options}), as Kamal 1 passes them.
-func cacheArgs(cache map[string]any, repo string) []string {
-	typ, _ := cache["type"].(string)
-	if typ == "" {
-		return nil
-	}
-	opts, _ := cache["options"].(string)
-	from, to := "type="+typ, "type="+typ
-	if typ == "registry" {
-		image, _ := cache["image"].(string)
-		if image == "" {
-			image = repo + "-build-cache"
-		}
-		from += ",ref=" + image
-		to += ",ref=" + image
-	}
-	if opts != "" {
-		to += "," + opts
-	}
-	return []string{"--cache-from", from, "--cache-to", to}
-}
-
-func (rt *Runtime) pruneImagesLine() string {
-	return join("docker", "image", "prune", "--all", "--force", "--filter", "label=service="+rt.Config.Service) + " >/dev/null"
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// splitWords splits a command the way a POSIX shell would split words,
-// honouring single and double quotes and backslashes (no expansions).
-func splitWords(s string) ([]string, error) {
-	var words []string
-	var cur strings.Builder
-	inWord := false
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated single quote in %q", s)
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case ch == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
-					i++
-				}
-				cur.WriteByte(s[i])
-			}
-			if i >= len(s) {
-				return nil, fmt.Errorf("unterminated double quote in %q", s)
-			}
-			inWord = true
-		case ch == '\\' && i+1 < len(s):
-			i++
-			cur.WriteByte(s[i])
-			inWord = true
-		case ch == ' ' || ch == '\t' || ch == '\n':
-			if inWord {
-				words = append(words, cur.String())
-				cur.Reset()
-				inWord = false
-			}
-		default:
-			cur.WriteByte(ch)
-			inWord = true
-		}
-	}
-	if inWord {
-		words = append(words, cur.String())
-	}
-	return words, nil
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // names are the container names of v for messages (ids where unnamed).

@@ -13,6 +13,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/engine"
 	"github.com/mrsk-go/mrsk/executor"
 )
@@ -108,7 +109,7 @@ func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 			case code := <-exited:
 				last = fmt.Errorf("container exited with status %s", code)
 			case <-time.After(2 * time.Second):
-				last = fmt.Errorf("container has no address on the %s network", network)
+				last = fmt.Errorf("container has no address on the %s network", container.Network)
 			}
 			break
 		}

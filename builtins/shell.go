@@ -1,33 +1,12 @@
 package builtins
 
-import "strings"
+import "github.com/mrsk-go/mrsk/shellwords"
 
-// quote makes s one shell word. Plain words stay readable in plans.
-func quote(s string) string {
-	if s == "" {
-		return "''"
-	}
-	safe := true
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,^", r)) {
-			safe = false
-			break
-		}
-	}
-	if safe {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
+// quote and join are shellwords' Quote and Join under the short names the
+// command-building code of every builtin reads best with.
+func quote(s string) string { return shellwords.Quote(s) }
 
-// join quotes each argument and joins them into one command line.
-func join(args ...string) string {
-	q := make([]string, len(args))
-	for i, a := range args {
-		q[i] = quote(a)
-	}
-	return strings.Join(q, " ")
-}
+func join(args ...string) string { return shellwords.Join(args...) }
 
 // homePath is a path under the SSH user's home on a host. Commands run in the
 // home directory, so relative paths work for docker --env-file; a bind mount

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"path"
@@ -16,6 +17,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/engine"
 	"github.com/mrsk-go/mrsk/executor"
 )
@@ -33,20 +35,20 @@ const (
 
 func (rt *Runtime) traefikArgs() []string {
 	c := rt.Config.Traefik
-	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", traefikName, "--network", network,
+	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", traefikName, "--network", container.Network,
 		"--publish", fmt.Sprintf("%d:80", c.HostPort),
 		"--volume", "ROUTES:/etc/traefik/dynamic:ro",
 		"--log-opt", "max-size=10m"}
-	for _, k := range sortedKeys(c.Env.Clear) {
+	for _, k := range slices.Sorted(maps.Keys(c.Env.Clear)) {
 		words = append(words, "-e", k+"="+c.Env.Clear[k])
 	}
 	if len(c.Env.Secret) > 0 {
 		words = append(words, "--env-file", traefikEnvFile)
 	}
-	for _, k := range sortedKeys(c.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
 		words = append(words, "--label", k+"="+c.Labels[k])
 	}
-	words = append(words, optionArgs(c.Options)...)
+	words = append(words, container.OptionArgs(c.Options)...)
 	words = append(words, c.Image,
 		"--entrypoints.web.address=:80",
 		"--entrypoints.traefik.address=:"+traefikAPIPort,
@@ -58,7 +60,7 @@ func (rt *Runtime) traefikArgs() []string {
 		"--api=true", "--api.dashboard=false",
 		"--ping=true",
 		"--global.checknewversion=false", "--global.sendanonymoususage=false")
-	for _, k := range sortedKeys(c.Args) {
+	for _, k := range slices.Sorted(maps.Keys(c.Args)) {
 		v := c.Args[k]
 		if v == nil {
 			words = append(words, "--"+k)
@@ -95,7 +97,7 @@ func (rt *Runtime) traefikCommand() (string, string) {
 // its own address and are refused (403).
 const apiRouteFile = routeDir + "/_mrsk_api.yml"
 
-const apiRouteScript = `gw=$(docker network inspect -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' ` + network + `) && ` +
+const apiRouteScript = `gw=$(docker network inspect -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' ` + container.Network + `) && ` +
 	`ranges=$(for g in $gw; do printf '"%s/32", ' "$g"; done) && ` +
 	`printf 'http:\n  routers:\n    mrsk_internal_api:\n      rule: "PathPrefix(%s/api%s)"\n      entryPoints: ["traefik"]\n      service: api@internal\n      middlewares: ["mrsk_internal_api_local"]\n  middlewares:\n    mrsk_internal_api_local:\n      ipAllowList:\n        sourceRange: [%s]\n' '` + "`" + `' '` + "`" + `' "${ranges%, }" > ` + apiRouteFile + `.tmp && ` +
 	// Unchanged, it stays as it is: a rewrite would make Traefik reload.
@@ -111,7 +113,7 @@ func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Comma
 	var stdin []byte
 	same, adopt := "true", "true"
 	if env := rt.Config.Traefik.Env; len(env.Secret) > 0 {
-		content, err := envFileContent(env)
+		content, err := container.EnvFile(env)
 		if err != nil {
 			return executor.Command{}, fmt.Errorf("traefik: %w", err)
 		}
@@ -121,7 +123,7 @@ func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Comma
 		same = join("cmp", "-s", next, traefikEnvFile)
 		adopt = join("mv", next, traefikEnvFile)
 	}
-	s = append(s, "mkdir -p "+quote(routeDir), ensureNetwork, apiRouteScript)
+	s = append(s, "mkdir -p "+quote(routeDir), container.EnsureNetwork, apiRouteScript)
 	if reboot {
 		s = append(s, "docker rm -f "+traefikName+" >/dev/null 2>&1 || true")
 	}
@@ -132,7 +134,7 @@ func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Comma
 			`"`+hash+` true") if `+same+`; then echo running; else echo changed; fi ;; `+
 			`"`+hash+` false") if `+same+`; then docker start `+traefikName+` >/dev/null && echo started; else echo changed; fi ;; `+
 			`*) echo changed ;; esac`,
-		join("docker", "inspect", "-f", inspectFormat, traefikName),
+		container.Inspect(traefikName),
 	)
 	return executor.Command{Host: host, Line: strings.Join(s, "; "), Stdin: stdin, StdinNote: "[REDACTED env file]"}, nil
 }
@@ -164,7 +166,7 @@ func bTraefikEnsure(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	}
 	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
 	status := strings.TrimSpace(lines[0])
-	_, ip := parseInspect(res.Stdout)
+	_, ip := container.ParseInspect(res.Stdout)
 	rt.mu.Lock()
 	rt.traefikIPs[host] = ip
 	rt.mu.Unlock()
@@ -191,7 +193,7 @@ const defaultRule = "PathPrefix(`/`)"
 // traefik.http.routers.<name>.rule (role labels win over top-level ones).
 func (rt *Runtime) routeRule(role string) string {
 	for _, labels := range []map[string]string{rt.roleLabels(role), rt.Config.Labels} {
-		for _, k := range sortedKeys(labels) {
+		for _, k := range slices.Sorted(maps.Keys(labels)) {
 			if strings.HasPrefix(k, "traefik.http.routers.") && strings.HasSuffix(k, ".rule") {
 				return labels[k]
 			}
@@ -242,7 +244,7 @@ func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	}
 	ip := attr(ctr, "ip")
 	if ip == "" {
-		return nil, fmt.Errorf("%s: container %s on %s has no address on the %s network", b.Name(), attr(ctr, "name"), host, network)
+		return nil, fmt.Errorf("%s: container %s on %s has no address on the %s network", b.Name(), attr(ctr, "name"), host, container.Network)
 	}
 	start := time.Now()
 	key := rt.roleKey(role)
@@ -375,13 +377,13 @@ func (rt *Runtime) traefikIPCtx(ctx context.Context, host string) (string, error
 	if ip != "" {
 		return ip, nil
 	}
-	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "inspect", "-f", inspectFormat, traefikName)})
+	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: container.Inspect(traefikName)})
 	if err != nil {
 		return "", fmt.Errorf("traefik is not running on %s (run mrsk traefik boot): %w", host, err)
 	}
-	_, ip = parseInspect(res.Stdout)
+	_, ip = container.ParseInspect(res.Stdout)
 	if ip == "" {
-		return "", fmt.Errorf("traefik on %s is not on the %s network", host, network)
+		return "", fmt.Errorf("traefik on %s is not on the %s network", host, container.Network)
 	}
 	rt.mu.Lock()
 	rt.traefikIPs[host] = ip
