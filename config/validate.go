@@ -1,10 +1,13 @@
 package config
 
 import (
+	"errors"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/mrsk-go/mrsk/shellwords"
 )
 
 // The checks in this file catch, while loading, values that would otherwise
@@ -257,29 +260,12 @@ func checkHealthPath(s string) string {
 }
 
 // checkWords reports unbalanced quotes in a command that mrsk splits into
-// words the way a shell would (role and accessory cmd).
+// words the way a shell would (role and accessory cmd): the same splitter
+// judges it here as at deploy time.
 func checkWords(s string) string {
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				return "unterminated single quote"
-			}
-			i += j + 1
-		case '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' {
-					i++
-				}
-			}
-			if i >= len(s) {
-				return "unterminated double quote"
-			}
-		}
+	var qe *shellwords.QuoteError
+	if _, err := shellwords.Split(s); errors.As(err, &qe) {
+		return "unterminated " + qe.Kind + " quote"
 	}
 	return ""
 }

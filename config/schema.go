@@ -1,0 +1,267 @@
+package config
+
+// The schema: deploy.yml's top-level keys, their defaults, and the
+// post-pass that resolves roles, accessories and cross references.
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	serviceRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
+	nameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+)
+
+// roleSpec is a role plus what the post-pass needs.
+type roleSpec struct {
+	role    *Role
+	traefik *bool // explicit role-level traefik
+	env     Env   // the role's own env, before merging
+	node    *node
+	path    string
+}
+
+type accessorySpec struct {
+	acc       *Accessory
+	node      *node
+	path      string
+	roles     []string
+	roleNodes []*node
+}
+
+// build walks the merged root mapping into c, applies defaults, resolves
+// cross references and validates.
+func (l *loader) build(root *node, c *Config) {
+	// Defaults, overwritten by whatever the file sets.
+	c.SSH = SSH{User: "root", Port: 22}
+	c.Healthcheck = Healthcheck{Path: "/up", Port: 3000, Interval: time.Second, MaxAttempts: 7}
+	c.Traefik = Traefik{Image: "traefik:v3.6", HostPort: 80}
+	c.StopWaitTime = 10 * time.Second
+	c.RetainContainers = 5
+	c.ReadinessDelay = 7 * time.Second
+	c.Builder = Builder{Dockerfile: "Dockerfile", Context: "."}
+
+	var (
+		roles       []*roleSpec
+		accs        []*accessorySpec
+		serviceNode *node
+		imageNode   *node
+		serversNode *node
+		primaryNode *node
+		primaryRole string
+	)
+
+	l.object(root, "", "a map of settings", handlers{
+		"service": func(v *node, p string) {
+			serviceNode = v
+			c.Service = l.str(v, p)
+			if c.Service != "" && !serviceRE.MatchString(c.Service) {
+				l.failf(v, p, "must contain only lowercase letters, digits, - and _")
+			}
+		},
+		"image": func(v *node, p string) {
+			imageNode = v
+			c.Image = strings.TrimSpace(l.str(v, p))
+			if c.Image != "" {
+				l.check(v, p, checkRepository(c.Image))
+			}
+		},
+		"servers": func(v *node, p string) {
+			serversNode = v
+			roles = l.servers(v, p)
+		},
+		"env": func(v *node, p string) { c.Env = l.env(v, p) },
+		"registry": func(v *node, p string) {
+			l.object(v, p, "a map with server, username and password", handlers{
+				"server": func(v *node, p string) {
+					c.Registry.Server = strings.TrimSpace(l.str(v, p))
+					if c.Registry.Server != "" {
+						l.check(v, p, checkRegistryServer(c.Registry.Server))
+					}
+				},
+				"username": func(v *node, p string) { c.Registry.Username = l.secret(v, p) },
+				"password": func(v *node, p string) { c.Registry.Password = l.secret(v, p) },
+			})
+		},
+		"builder":     func(v *node, p string) { l.builder(v, p, &c.Builder) },
+		"ssh":         func(v *node, p string) { l.ssh(v, p, &c.SSH) },
+		"healthcheck": func(v *node, p string) { l.healthcheck(v, p, &c.Healthcheck) },
+		"traefik":     func(v *node, p string) { l.traefik(v, p, &c.Traefik) },
+		"accessories": func(v *node, p string) { accs = l.accessories(v, p) },
+		"volumes":     func(v *node, p string) { c.Volumes = l.volumes(v, p) },
+		"labels":      func(v *node, p string) { c.Labels = l.labels(v, p) },
+		"logging": func(v *node, p string) {
+			l.object(v, p, "a map with driver and options", handlers{
+				"driver": func(v *node, p string) {
+					c.Logging.Driver = l.str(v, p)
+					if c.Logging.Driver != "" && !logDriverRE.MatchString(c.Logging.Driver) {
+						l.failf(v, p, "must be a docker logging driver name, like json-file or syslog")
+					}
+				},
+				"options": func(v *node, p string) { c.Logging.Options = l.labels(v, p) },
+			})
+		},
+		"boot": func(v *node, p string) {
+			l.object(v, p, "a map with limit and wait", handlers{
+				"limit": func(v *node, p string) {
+					s, ok := l.scalar(v, p, "a number or a percentage")
+					if !ok {
+						return
+					}
+					s = strings.TrimSpace(s)
+					if !validLimit(s) {
+						l.failf(v, p, `must be a positive number of hosts or a percentage like "25%%"`)
+						return
+					}
+					c.Boot.Limit = s
+				},
+				"wait": func(v *node, p string) { l.duration(v, p, &c.Boot.Wait) },
+			})
+		},
+		"stop_wait_time": func(v *node, p string) {
+			l.duration(v, p, &c.StopWaitTime)
+			if c.StopWaitTime%time.Second != 0 {
+				// docker stop -t takes whole seconds; 1.5 would become 1.
+				l.failf(v, p, "must be a whole number of seconds (docker stop -t takes seconds)")
+			}
+		},
+		"retain_containers": func(v *node, p string) {
+			if n, ok := l.integer(v, p); ok {
+				if n < 1 {
+					l.failf(v, p, "must be at least 1")
+					return
+				}
+				c.RetainContainers = n
+			}
+		},
+		"readiness_delay": func(v *node, p string) { l.duration(v, p, &c.ReadinessDelay) },
+		"command_timeout": func(v *node, p string) {
+			// A pointer, so that an explicit 0 (no timeout) differs from
+			// the key being absent (the default).
+			var d time.Duration
+			l.duration(v, p, &d)
+			c.CommandTimeout = &d
+		},
+		"primary_role": func(v *node, p string) {
+			primaryNode = v
+			primaryRole = l.str(v, p)
+		},
+		"require_destination": func(v *node, p string) {
+			c.RequireDestination, _ = l.boolean(v, p)
+		},
+		"minimum_version": func(v *node, p string) {
+			c.MinimumVersion = strings.TrimSpace(l.str(v, p))
+			if c.MinimumVersion != "" && !versionRE.MatchString(c.MinimumVersion) {
+				l.failf(v, p, `must be a version like "1.2" or "1.2.3"`)
+			}
+		},
+		"asset_path": func(v *node, p string) {
+			c.AssetPath = l.str(v, p)
+			if c.AssetPath != "" && !strings.HasPrefix(c.AssetPath, "/") {
+				l.failf(v, p, "must be an absolute path in the container")
+			}
+		},
+	})
+	if l.err != nil {
+		return
+	}
+
+	// Required keys.
+	required := func(v *node, key, val string) {
+		if v == nil {
+			l.failf(root, key, "is required")
+		} else if strings.TrimSpace(val) == "" {
+			l.failf(v, key, "must not be empty")
+		}
+	}
+	required(serviceNode, "service", c.Service)
+	required(imageNode, "image", c.Image)
+	if serversNode == nil {
+		l.failf(root, "servers", "is required")
+	} else if len(roles) == 0 {
+		l.failf(serversNode, "servers", "must list at least one host")
+	}
+	if l.err != nil {
+		return
+	}
+
+	// Primary role.
+	if primaryNode != nil && !isNull(primaryNode) {
+		found := false
+		for _, r := range roles {
+			if r.role.Name == primaryRole {
+				found = true
+			}
+		}
+		if !found {
+			l.failf(primaryNode, "primary_role", "no role named %s (roles: %s)", strconv.Quote(primaryRole), roleNames(roles))
+			return
+		}
+		c.PrimaryRole = primaryRole
+	} else {
+		c.PrimaryRole = roles[0].role.Name
+		for _, r := range roles {
+			if r.role.Name == "web" {
+				c.PrimaryRole = "web"
+			}
+		}
+	}
+
+	// Roles: env over the top-level env, traefik default.
+	for _, r := range roles {
+		r.role.Env = mergeEnv(c.Env, r.env)
+		if r.traefik != nil {
+			r.role.Traefik = *r.traefik
+		} else {
+			r.role.Traefik = r.role.Name == "web" || r.role.Name == c.PrimaryRole
+		}
+		c.Roles = append(c.Roles, r.role)
+	}
+
+	// Accessories: resolve host, hosts and roles.
+	for _, a := range accs {
+		seen := map[string]bool{}
+		for _, h := range a.acc.Hosts {
+			seen[h] = true
+		}
+		for i, name := range a.roles {
+			r := c.Role(name)
+			if r == nil {
+				l.failf(a.roleNodes[i], indexPath(joinPath(a.path, "roles"), i), "no role named %s (roles: %s)", strconv.Quote(name), roleNames(roles))
+				return
+			}
+			for _, h := range r.Hosts {
+				if !seen[h] {
+					seen[h] = true
+					a.acc.Hosts = append(a.acc.Hosts, h)
+				}
+			}
+		}
+		if len(a.acc.Hosts) == 0 {
+			l.failf(a.node, a.path, "must name at least one host with host, hosts or roles")
+			return
+		}
+		c.Accessories = append(c.Accessories, a.acc)
+	}
+}
+
+func roleNames(roles []*roleSpec) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = r.role.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// validLimit reports whether s is a positive integer or "N%" with 1<=N<=100.
+func validLimit(s string) bool {
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		n, err := strconv.Atoi(p)
+		return err == nil && n >= 1 && n <= 100
+	}
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1
+}

@@ -1,0 +1,356 @@
+package config
+
+// The schema's sections: servers and roles, hosts, builder, ssh,
+// healthcheck, traefik and accessories.
+
+import (
+	"strings"
+)
+
+const serversWhat = "a list of hosts or a map of roles"
+
+func (l *loader) servers(n *node, path string) []*roleSpec {
+	if isNull(n) {
+		return nil
+	}
+	switch n.kind {
+	case seqKind:
+		hosts := l.hosts(n, path)
+		if len(hosts) == 0 {
+			return nil
+		}
+		return []*roleSpec{{role: &Role{Name: "web", Hosts: hosts}, node: n, path: path}}
+	case mappingKind:
+		var out []*roleSpec
+		l.eachNamed(n, path, "role", func(name string, val *node, p string) {
+			out = append(out, l.role(name, val, p))
+		})
+		if l.err != nil {
+			return nil
+		}
+		return out
+	}
+	l.failf(n, path, "must be %s", serversWhat)
+	return nil
+}
+
+const roleWhat = "a list of hosts or a map with hosts, cmd, env, labels, options and traefik"
+
+func (l *loader) role(name string, n *node, path string) *roleSpec {
+	r := &roleSpec{role: &Role{Name: name}, node: n, path: path}
+	switch {
+	case !isNull(n) && n.kind == seqKind:
+		r.role.Hosts = l.hosts(n, path)
+	case !isNull(n) && n.kind == mappingKind:
+		var hostsNode *node
+		l.object(n, path, roleWhat, handlers{
+			"hosts": func(v *node, p string) {
+				hostsNode = v
+				r.role.Hosts = l.hosts(v, p)
+			},
+			"cmd":     func(v *node, p string) { r.role.Cmd = l.command(v, p) },
+			"env":     func(v *node, p string) { r.env = l.env(v, p) },
+			"labels":  func(v *node, p string) { r.role.Labels = l.labels(v, p) },
+			"options": func(v *node, p string) { r.role.Options = l.options(v, p) },
+			"traefik": func(v *node, p string) {
+				if b, ok := l.boolean(v, p); ok {
+					r.traefik = &b
+				}
+			},
+		})
+		if hostsNode == nil {
+			l.failf(n, joinPath(path, "hosts"), "is required")
+			return r
+		}
+	default:
+		l.failf(n, path, "must be %s", roleWhat)
+		return r
+	}
+	if l.err == nil && len(r.role.Hosts) == 0 {
+		l.failf(n, path, "must list at least one host")
+	}
+	return r
+}
+
+// hosts reads a list of host names, dropping duplicates.
+func (l *loader) hosts(n *node, path string) []string {
+	if isNull(n) || n.kind != seqKind {
+		l.failf(n, path, "must be a list of hosts")
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for i, it := range n.items {
+		ip := indexPath(path, i)
+		if it.kind == mappingKind {
+			l.failf(it, ip, "must be a string (host tags are not supported)")
+			return nil
+		}
+		h, _ := l.scalar(it, ip, "a string")
+		if l.err != nil {
+			return nil
+		}
+		h = strings.TrimSpace(h)
+		if h == "" {
+			l.failf(it, ip, "must not be empty")
+			return nil
+		}
+		if strings.ContainsAny(h, " \t\r\n") {
+			l.failf(it, ip, "must not contain whitespace")
+			return nil
+		}
+		if msg := checkHost(h); msg != "" {
+			l.failf(it, ip, "%s", msg)
+			return nil
+		}
+		if !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func (l *loader) builder(n *node, path string, b *Builder) {
+	target := func(dst **BuilderTarget) func(v *node, p string) {
+		return func(v *node, p string) {
+			t := &BuilderTarget{}
+			if l.object(v, p, "a map with arch and host", handlers{
+				"arch": func(v *node, p string) {
+					t.Arch = l.str(v, p)
+					if t.Arch != "" && !archRE.MatchString(t.Arch) {
+						l.failf(v, p, `must be an architecture like "amd64" or "arm64"`)
+					}
+				},
+				"host": func(v *node, p string) { t.Host = l.str(v, p) },
+			}) {
+				*dst = t
+			}
+		}
+	}
+	l.object(n, path, "a map", handlers{
+		"multiarch": func(v *node, p string) {
+			if v, ok := l.boolean(v, p); ok {
+				b.Multiarch = &v
+			}
+		},
+		"args": func(v *node, p string) {
+			b.Args = l.stringMap(v, p)
+			for _, pr := range pairsOf(v) {
+				if k := pr.key.value; !ignored(k) && !containerEnvRE.MatchString(k) {
+					l.failf(pr.key, joinPath(p, k), "invalid build argument name")
+				}
+			}
+		},
+		"secrets": func(v *node, p string) {
+			b.Secrets = l.stringList(v, p)
+			for i, s := range b.Secrets {
+				if !envNameRE.MatchString(s) {
+					l.failf(v.items[i], indexPath(p, i), "must be a variable name (letters, digits and _)")
+					return
+				}
+				// Resolved here, not by the build inheriting mrsk's own
+				// environment, so that .env values count too.
+				if val, ok := l.lookup(s); ok {
+					if b.SecretValues == nil {
+						b.SecretValues = map[string]Secret{}
+					}
+					b.SecretValues[s] = NewSecret(val)
+				}
+			}
+		},
+		"dockerfile": func(v *node, p string) {
+			if s, ok := l.scalar(v, p, "a string"); ok && s != "" {
+				b.Dockerfile = s
+			}
+		},
+		"context": func(v *node, p string) {
+			if s, ok := l.scalar(v, p, "a string"); ok && s != "" {
+				b.Context = s
+			}
+		},
+		"remote": target(&b.Remote),
+		"local":  target(&b.Local),
+		"cache": func(v *node, p string) {
+			b.Cache = l.anyMap(v, p)
+			if t, ok := b.Cache["type"]; ok {
+				if s, _ := t.(string); s != "gha" && s != "registry" {
+					l.failf(v.get("type"), joinPath(p, "type"), `must be "gha" or "registry"`)
+				}
+			}
+		},
+	})
+}
+
+func (l *loader) ssh(n *node, path string, s *SSH) {
+	l.object(n, path, "a map", handlers{
+		"user": func(v *node, p string) {
+			if u, ok := l.scalar(v, p, "a string"); ok && u != "" {
+				if !sshUserRE.MatchString(u) {
+					l.failf(v, p, "must be a login name (letters, digits, '_', '.' and '-')")
+					return
+				}
+				s.User = u
+			}
+		},
+		"port": func(v *node, p string) { l.port(v, p, &s.Port) },
+		"proxy": func(v *node, p string) {
+			s.Proxy = strings.TrimSpace(l.str(v, p))
+			if s.Proxy != "" {
+				l.check(v, p, checkHost(s.Proxy))
+			}
+		},
+		"keys":      func(v *node, p string) { s.Keys = l.stringList(v, p) },
+		"log_level": func(v *node, p string) { s.LogLevel = l.str(v, p) },
+	})
+}
+
+func (l *loader) healthcheck(n *node, path string, h *Healthcheck) {
+	l.object(n, path, "a map", handlers{
+		"path": func(v *node, p string) {
+			if s, ok := l.scalar(v, p, "a string"); ok && s != "" {
+				if msg := checkHealthPath(s); msg != "" {
+					l.failf(v, p, "%s", msg)
+					return
+				}
+				h.Path = s
+			}
+		},
+		"port": func(v *node, p string) { l.port(v, p, &h.Port) },
+		"interval": func(v *node, p string) {
+			l.duration(v, p, &h.Interval)
+			if h.Interval <= 0 {
+				l.failf(v, p, "must be positive")
+			}
+		},
+		"max_attempts": func(v *node, p string) {
+			if n, ok := l.integer(v, p); ok {
+				if n < 1 {
+					l.failf(v, p, "must be at least 1")
+					return
+				}
+				h.MaxAttempts = n
+			}
+		},
+		"timeout": func(v *node, p string) { l.duration(v, p, &h.Timeout) },
+		"cmd":     func(v *node, p string) { h.Cmd = l.str(v, p) },
+	})
+}
+
+func (l *loader) traefik(n *node, path string, t *Traefik) {
+	l.object(n, path, "a map", handlers{
+		"image": func(v *node, p string) {
+			if s, ok := l.scalar(v, p, "a string"); ok && s != "" {
+				s = strings.TrimSpace(s)
+				if msg := checkImageRef(s); msg != "" {
+					l.failf(v, p, "%s", msg)
+					return
+				}
+				t.Image = s
+			}
+		},
+		"host_port": func(v *node, p string) { l.port(v, p, &t.HostPort) },
+		"args":      func(v *node, p string) { t.Args = l.options(v, p) },
+		"options":   func(v *node, p string) { t.Options = l.options(v, p) },
+		"labels":    func(v *node, p string) { t.Labels = l.labels(v, p) },
+		"env":       func(v *node, p string) { t.Env = l.env(v, p) },
+	})
+}
+
+func (l *loader) accessories(n *node, path string) []*accessorySpec {
+	if isNull(n) {
+		return nil
+	}
+	if n.kind != mappingKind {
+		l.failf(n, path, "must be a map of accessories")
+		return nil
+	}
+	var out []*accessorySpec
+	l.eachNamed(n, path, "accessory", func(name string, val *node, p string) {
+		out = append(out, l.accessory(name, val, p))
+	})
+	if l.err != nil {
+		return nil
+	}
+	return out
+}
+
+func (l *loader) accessory(name string, n *node, path string) *accessorySpec {
+	a := &accessorySpec{acc: &Accessory{Name: name}, node: n, path: path}
+	seen := map[string]bool{}
+	addHost := func(h string) {
+		if !seen[h] {
+			seen[h] = true
+			a.acc.Hosts = append(a.acc.Hosts, h)
+		}
+	}
+	var imageNode *node
+	ok := l.object(n, path, "a map with image and host, hosts or roles", handlers{
+		"image": func(v *node, p string) {
+			imageNode = v
+			a.acc.Image = strings.TrimSpace(l.str(v, p))
+			if a.acc.Image != "" {
+				l.check(v, p, checkImageRef(a.acc.Image))
+			}
+		},
+		"host": func(v *node, p string) {
+			h, set := l.scalar(v, p, "a string")
+			h = strings.TrimSpace(h)
+			if set && h == "" || set && strings.ContainsAny(h, " \t\r\n") {
+				l.failf(v, p, "must be a host name")
+				return
+			}
+			if set {
+				if msg := checkHost(h); msg != "" {
+					l.failf(v, p, "%s", msg)
+					return
+				}
+			}
+			if set {
+				addHost(h)
+			}
+		},
+		"hosts": func(v *node, p string) {
+			for _, h := range l.hosts(v, p) {
+				addHost(h)
+			}
+		},
+		"roles": func(v *node, p string) {
+			a.roles = l.stringList(v, p)
+			if v != nil {
+				a.roleNodes = v.items
+			}
+		},
+		"port": func(v *node, p string) {
+			s, set := l.scalar(v, p, "a port or HOST:PORT:PORT")
+			if !set {
+				return
+			}
+			s = strings.TrimSpace(s)
+			if msg := checkPublish(s); msg != "" {
+				l.failf(v, p, "%s", msg)
+				return
+			}
+			a.acc.Port = s
+		},
+		"env":         func(v *node, p string) { a.acc.Env = l.env(v, p) },
+		"cmd":         func(v *node, p string) { a.acc.Cmd = l.command(v, p) },
+		"files":       func(v *node, p string) { a.acc.Files = l.pathMap(v, p) },
+		"directories": func(v *node, p string) { a.acc.Directories = l.pathMap(v, p) },
+		"volumes":     func(v *node, p string) { a.acc.Volumes = l.volumes(v, p) },
+		"options":     func(v *node, p string) { a.acc.Options = l.options(v, p) },
+		"labels":      func(v *node, p string) { a.acc.Labels = l.labels(v, p) },
+	})
+	if !ok {
+		if l.err == nil {
+			l.failf(n, path, "must be a map with image and host, hosts or roles")
+		}
+		return a
+	}
+	if imageNode == nil {
+		l.failf(n, joinPath(path, "image"), "is required")
+	} else if a.acc.Image == "" {
+		l.failf(imageNode, joinPath(path, "image"), "must not be empty")
+	}
+	return a
+}
