@@ -48,11 +48,7 @@ func publishArg(port string) string {
 // files, creates its directories, writes its secret env file, and runs it on
 // the mrsk network (so the app reaches it by name) with its port published
 // on the host. An accessory already running is left alone.
-func bAccessoryBoot(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bAccessoryBoot(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name, host string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "host", &host); err != nil {
 		return nil, err
@@ -137,11 +133,7 @@ func bAccessoryBoot(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 
 // accessory_rm(name, host, data=True) removes the accessory's container on
 // host and, with data=True, its image, files and directories.
-func bAccessoryRemove(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bAccessoryRemove(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name, host string
 	data := true
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "host", &host, "data?", &data); err != nil {

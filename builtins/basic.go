@@ -15,62 +15,8 @@ import (
 	"github.com/mrsk-go/mrsk/shellwords"
 )
 
-// Module returns every builtin, to be predeclared in Starlark modules.
-func Module() starlark.StringDict {
-	fns := []struct {
-		name string
-		fn   func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
-	}{
-		{"log", bLog},
-		{"step", bStep},
-		{"sleep", bSleep},
-		{"ssh_run", bSSHRun},
-		{"local_run", bLocalRun},
-		{"upload", bUpload},
-		{"hook", bHook},
-		{"split_words", bSplitWords},
-		{"connect", bConnect},
-		{"docker_login", bDockerLogin},
-		{"docker_logout", bDockerLogout},
-		{"docker_build", bDockerBuild},
-		{"docker_push", bDockerPush},
-		{"docker_pull", bDockerPull},
-		{"docker_run", bDockerRun},
-		{"docker_run_once", bDockerRunOnce},
-		{"abandon_new", bAbandonNew},
-		{"build_check", bBuildCheck},
-		{"docker_start", bDockerStart},
-		{"docker_stop", bDockerStop},
-		{"docker_rm", bDockerRm},
-		{"docker_ps", bDockerPs},
-		{"docker", bDocker},
-		{"prune_containers", bPruneContainers},
-		{"prune_images", bPruneImages},
-		{"traefik_ensure", bTraefikEnsure},
-		{"traefik_route", bTraefikRoute},
-		{"traefik_unroute", bTraefikUnroute},
-		{"remove_state", bRemoveState},
-		{"wait_healthy", bWaitHealthy},
-		{"lock", bLock},
-		{"locked", bLocked},
-		{"audit", bAudit},
-		{"audit_show", bAuditShow},
-		{"accessory_run", bAccessoryBoot},
-		{"accessory_rm", bAccessoryRemove},
-	}
-	d := starlark.StringDict{}
-	for _, f := range fns {
-		d[f.name] = starlark.NewBuiltin(f.name, f.fn)
-	}
-	return d
-}
-
 // log(*msgs, host="") prints a line, prefixed by host when given.
-func bLog(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bLog(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
 	if err := starlark.UnpackArgs(b.Name(), nil, kwargs, "host?", &host); err != nil {
 		return nil, err
@@ -90,11 +36,7 @@ func bLog(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs [
 }
 
 // step(title) announces the next step of a flow.
-func bStep(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bStep(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var title string
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &title); err != nil {
 		return nil, err
@@ -104,26 +46,18 @@ func bStep(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs 
 }
 
 // sleep(seconds) waits, and wakes early when the flow is cancelled.
-func bSleep(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
+func bSleep(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var d duration
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &d); err != nil {
 		return nil, err
-	}
-	var v starlark.Value
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &v); err != nil {
-		return nil, err
-	}
-	secs, err := seconds(v, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	if rt.Exec.DryRun() {
-		rt.Out.Always("", fmt.Sprintf("(wait %gs)", secs))
+		rt.Out.Always("", fmt.Sprintf("(wait %gs)", time.Duration(d).Seconds()))
 		return starlark.None, nil
 	}
 	ctx := engine.ContextOf(t)
 	select {
-	case <-time.After(time.Duration(secs * float64(time.Second))):
+	case <-time.After(time.Duration(d)):
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -152,11 +86,7 @@ func resultValue(r executor.Result) starlark.Value {
 
 // ssh_run(host, cmd, stdin=None, stream=True, check=True) runs cmd on host.
 // cmd is a list of words (each quoted) or a string of shell syntax.
-func bSSHRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bSSHRun(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
 	var cmd starlark.Value
 	var stdin starlark.Value = starlark.None
@@ -169,11 +99,7 @@ func bSSHRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwarg
 
 // local_run(cmd, stdin=None, stream=True, check=True, env={}) runs cmd on
 // this machine, in the project directory (builds, hooks).
-func bLocalRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bLocalRun(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var cmd starlark.Value
 	var stdin starlark.Value = starlark.None
 	env := &starlark.Dict{}
@@ -219,11 +145,7 @@ func runCommand(t *starlark.Thread, rt *Runtime, b *starlark.Builtin, host strin
 
 // upload(host, path, content, mode="0644") writes a file on host atomically
 // (temporary file, then rename). The content travels on stdin.
-func bUpload(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bUpload(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, p, content string
 	mode := "0644"
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "path", &p, "content", &content, "mode?", &mode); err != nil {
@@ -249,11 +171,7 @@ func uploadCommand(host, p string, content []byte, mode string) executor.Command
 // hook(name, *args) calls the project's hook function `name` when
 // config/deploy.star defines it, then runs the executable
 // .mrsk/hooks/<name with dashes> when present (Kamal's hook files).
-func bHook(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bHook(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if len(args) < 1 {
 		return nil, fmt.Errorf("%s: missing hook name", b.Name())
 	}
@@ -315,7 +233,7 @@ func (rt *Runtime) hookEnv() []string {
 // split_words(s) splits a command line into words like a POSIX shell (quotes
 // and backslashes, no expansions), so a command string from the user can be
 // passed word by word, each quoted, with no shell in the image.
-func bSplitWords(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func bSplitWords(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var s string
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &s); err != nil {
 		return nil, err

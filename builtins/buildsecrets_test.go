@@ -87,8 +87,8 @@ func TestBuildSecrets(t *testing.T) {
 			thread := &starlark.Thread{Name: "test"}
 			thread.SetLocal(LocalRuntime, rt)
 
-			_, checkErr := starlark.Call(thread, starlark.NewBuiltin("build_check", bBuildCheck), nil, nil)
-			_, buildErr := starlark.Call(thread, starlark.NewBuiltin("docker_build", bDockerBuild), nil, nil)
+			_, checkErr := starlark.Call(thread, starlark.NewBuiltin("build_check", bind(bBuildCheck)), nil, nil)
+			_, buildErr := starlark.Call(thread, starlark.NewBuiltin("docker_build", bind(bDockerBuild)), nil, nil)
 			if tt.wantErr != "" {
 				want := strings.ReplaceAll(tt.wantErr, "CONFIG", file)
 				for _, err := range []error{checkErr, buildErr} {

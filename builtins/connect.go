@@ -20,11 +20,7 @@ import (
 //
 // On a large fleet it also makes the output summarize each step (unless
 // --verbose): 200 hosts print one line per step, not 200.
-func bConnect(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bConnect(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var hostsV starlark.Value
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "hosts", &hostsV); err != nil {
 		return nil, err

@@ -94,11 +94,7 @@ func optionalHost(args starlark.Tuple, kwargs []starlark.Tuple, name string) (st
 
 // docker_login(host="") logs in to the registry on host, or locally. The
 // password goes through stdin, never argv.
-func bDockerLogin(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerLogin(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	host, err := optionalHost(args, kwargs, b.Name())
 	if err != nil {
 		return nil, err
@@ -124,11 +120,7 @@ func (rt *Runtime) loginCmd(host string) executor.Command {
 }
 
 // docker_logout(host="").
-func bDockerLogout(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerLogout(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	host, err := optionalHost(args, kwargs, b.Name())
 	if err != nil {
 		return nil, err
@@ -145,11 +137,7 @@ func bDockerLogout(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 // exists, on a builder of its own, and pushes as it builds; without the
 // plugin it builds for this machine's architecture with plain docker build
 // and says so in one line. Returns whether the image was already pushed.
-func bDockerBuild(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerBuild(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
 	}
@@ -208,11 +196,7 @@ func (rt *Runtime) buildFiles() (dockerfile, contextDir string, err error) {
 
 // build_check() fails when the build cannot start (no Dockerfile, a build
 // secret that is not set), so a deploy stops before it touches any host.
-func bBuildCheck(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bBuildCheck(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
 	}
@@ -226,11 +210,7 @@ func bBuildCheck(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 }
 
 // docker_push() pushes the image of ctx.version from this machine.
-func bDockerPush(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerPush(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
 	}
@@ -241,11 +221,7 @@ func bDockerPush(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 }
 
 // docker_pull(host, image="") pulls the deployed image (or image) on host.
-func bDockerPull(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerPull(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, image string
 	login := true
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "image?", &image, "login?", &login); err != nil {
@@ -284,11 +260,7 @@ func (rt *Runtime) role(name string) (*config.Role, error) {
 // The secret env file is written in the same command: one round trip.
 // If the flow ends before traefik_route (or, for a role without a route,
 // wait_healthy(http=False)) puts the container in service, it is removed.
-func bDockerRun(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerRun(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, roleName string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &roleName); err != nil {
 		return nil, err
@@ -371,11 +343,7 @@ func (rt *Runtime) appRun(host string, role *config.Role, version, name string) 
 // docker_run_once(host, role, cmd) runs cmd (a list of words) in a new,
 // removed-after container of role's image with the role's env, volumes and
 // options, e.g. for migrations. Output streams prefixed by host.
-func bDockerRunOnce(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerRunOnce(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, roleName string
 	var cmdV starlark.Value
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &roleName, "cmd", &cmdV); err != nil {
@@ -416,11 +384,7 @@ func (rt *Runtime) inService(host string, ctr starlark.Value) {
 // abandon_new() removes, now, every container this run started that was
 // never put in service (booting stopped on another host): flows call it
 // before reporting what each host runs.
-func bAbandonNew(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bAbandonNew(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
 	}
@@ -440,11 +404,7 @@ func (rt *Runtime) removeDetached(host, ref string) {
 
 // docker_start(host, container) starts a stopped container (rollback) and
 // returns it with its address.
-func bDockerStart(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerStart(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
 	var ctr starlark.Value
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "container", &ctr); err != nil {
@@ -476,55 +436,35 @@ func bDockerStart(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 
 // docker_stop(host, containers, timeout=stop_wait_time): SIGTERM, then
 // SIGKILL after timeout seconds. The containers stay for rollback.
-func bDockerStop(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerStop(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
-	var ctrs starlark.Value
-	var timeoutV starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "containers", &ctrs, "timeout?", &timeoutV); err != nil {
+	var ctrs containerList
+	timeout := duration(rt.Config.StopWaitTime)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "containers", &ctrs, "timeout?", &timeout); err != nil {
 		return nil, err
 	}
-	timeout, err := seconds(timeoutV, rt.Config.StopWaitTime.Seconds())
-	if err != nil {
-		return nil, fmt.Errorf("%s: timeout: %w", b.Name(), err)
-	}
-	refs, err := containerRefs(ctrs)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	if len(refs) == 0 {
+	if len(ctrs.refs) == 0 {
 		return starlark.None, nil
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Stop(int(timeout), refs)}); err != nil {
+	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Stop(int(time.Duration(timeout).Seconds()), ctrs.refs)}); err != nil {
 		return nil, fmt.Errorf("stop: %w", err)
 	}
 	rt.record(host, "stopped")
-	rt.progress(host, "stopped "+strings.Join(names(ctrs, refs), ", "))
+	rt.progress(host, "stopped "+strings.Join(ctrs.names, ", "))
 	return starlark.None, nil
 }
 
 // docker_rm(host, containers) removes containers, running or not.
-func bDockerRm(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerRm(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
-	var ctrs starlark.Value
+	var ctrs containerList
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "containers", &ctrs); err != nil {
 		return nil, err
 	}
-	refs, err := containerRefs(ctrs)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
-	}
-	if len(refs) == 0 {
+	if len(ctrs.refs) == 0 {
 		return starlark.None, nil
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Remove(refs)}); err != nil {
+	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Remove(ctrs.refs)}); err != nil {
 		return nil, err
 	}
 	return starlark.None, nil
@@ -537,11 +477,7 @@ func (rt *Runtime) filter(role, version string) container.Filter {
 
 // docker_ps(host, role="", all=False) lists this service's containers on
 // host, newest first.
-func bDockerPs(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDockerPs(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, role, version string
 	all := false
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role?", &role, "all?", &all, "version?", &version); err != nil {
@@ -608,11 +544,7 @@ func withPrevious(ctr starlark.Value, prev []starlark.Value) starlark.Value {
 // docker(host, *args, stream=True, check=True) runs `docker args...` on
 // host (or locally when host is ""), for inspection commands (ps, logs,
 // images, exec). Output streams prefixed by host and is also returned.
-func bDocker(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bDocker(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if len(args) < 1 {
 		return nil, fmt.Errorf("%s: missing host", b.Name())
 	}
@@ -639,34 +571,35 @@ func bDocker(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwarg
 	return resultValue(res), nil
 }
 
-// prune_containers(host, retain=retain_containers, older_than=0,
-// images=False) removes stopped containers of the service beyond the newest
-// `retain`, and only those stopped more than older_than seconds ago. With
-// images=True it also removes images no container uses, in the same command.
-func bPruneContainers(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+// docker_prune(host, containers=True, images=True, retain=retain_containers,
+// older_than=0): the one way to prune. Stopped containers of the service
+// beyond the newest `retain` go (only those stopped over older_than ago),
+// then images no container uses (in the same command when both). Returns
+// how many containers were removed.
+func bDockerPrune(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
+	containers, images := true, true
 	retain := rt.Config.RetainContainers
-	var olderV starlark.Value = starlark.None
-	images := false
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "retain?", &retain, "older_than?", &olderV, "images?", &images); err != nil {
+	var olderThan duration
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "containers?", &containers, "images?", &images, "retain?", &retain, "older_than?", &olderThan); err != nil {
 		return nil, err
-	}
-	olderThan, err := seconds(olderV, 0)
-	if err != nil {
-		return nil, fmt.Errorf("%s: older_than: %w", b.Name(), err)
 	}
 	if retain < 0 {
 		return nil, fmt.Errorf("%s: retain must be >= 0", b.Name())
+	}
+	if !containers {
+		if images {
+			if _, err := rt.run(t, executor.Command{Host: host, Line: container.PruneImages(rt.Config.Service)}); err != nil {
+				return nil, fmt.Errorf("prune images: %w", err)
+			}
+		}
+		return starlark.MakeInt(0), nil
 	}
 	res, err := rt.run(t, executor.Command{Host: host, Line: container.PruneList(rt.filter("", ""), images)})
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
-	remove := container.PruneCandidates(res.Stdout, retain, time.Duration(olderThan*float64(time.Second)), rt.Now())
+	remove := container.PruneCandidates(res.Stdout, retain, time.Duration(olderThan), rt.Now())
 	if len(remove) == 0 {
 		return starlark.MakeInt(0), nil
 	}
@@ -675,23 +608,6 @@ func bPruneContainers(t *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	rt.Out.Line(host, fmt.Sprintf("removed %d old container(s)", len(remove)))
 	return starlark.MakeInt(len(remove)), nil
-}
-
-// prune_images(host) removes this service's images that no container (even
-// a stopped one kept for rollback) uses.
-func bPruneImages(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
-	var host string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host); err != nil {
-		return nil, err
-	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: container.PruneImages(rt.Config.Service)}); err != nil {
-		return nil, fmt.Errorf("prune images: %w", err)
-	}
-	return starlark.None, nil
 }
 
 // names are the container names of v for messages (ids where unnamed).

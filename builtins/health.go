@@ -44,11 +44,7 @@ func (rt *Runtime) healthDeadline() time.Duration {
 // wait` runs alongside). On failure its last log lines are printed and the
 // container is removed (or, when this run did not create it, as for the
 // target of a rollback, stopped and kept), and the call fails.
-func bWaitHealthy(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
 	var ctr starlark.Value
 	useHTTP := true

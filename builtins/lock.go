@@ -29,11 +29,7 @@ func (rt *Runtime) roleKeyService() string {
 // "acquire" fails at once when another holds it. Unless hold is True, the
 // lock is released when the flow ends, however it ends (error, Ctrl-C).
 // "release" and "status" do what they say.
-func bLock(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bLock(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var action, message string
 	hold := false
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "action", &action, "message?", &message, "hold?", &hold); err != nil {
@@ -156,17 +152,14 @@ func (rt *Runtime) auditFile() string {
 
 // audit(message, hosts=ctx.hosts) appends "time [performer] message" to the
 // audit log on each host, in parallel.
-func bAudit(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bAudit(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var message string
 	var hostsV starlark.Value = starlark.None
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "message", &message, "hosts?", &hostsV); err != nil {
 		return nil, err
 	}
 	var hosts []string
+	var err error
 	if hostsV == starlark.None {
 		_, hosts, err = rt.selectRoles()
 	} else {
@@ -219,11 +212,7 @@ func bAudit(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs
 }
 
 // audit_show(host, lines=50) prints the last lines of host's audit log.
-func bAuditShow(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bAuditShow(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
 	lines := 50
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "lines?", &lines); err != nil {
@@ -242,13 +231,13 @@ func bAuditShow(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 // unfinished switch is undone. Nested (setup runs deploy), the inner calls
 // share the outer lock. A builtin, not a Starlark function: Starlark
 // forbids a function on the stack twice.
-func bLocked(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func bLocked(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var message string
 	var fn starlark.Callable
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "message", &message, "fn", &fn); err != nil {
 		return nil, err
 	}
-	lock := starlark.NewBuiltin("lock", bLock)
+	lock := starlark.NewBuiltin("lock", bind(bLock))
 	if _, err := starlark.Call(t, lock, starlark.Tuple{starlark.String("acquire"), starlark.String(message)}, nil); err != nil {
 		return nil, err
 	}

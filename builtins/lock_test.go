@@ -100,7 +100,7 @@ func TestLockAcquire(t *testing.T) {
 			}
 			var out bytes.Buffer
 			rt, th := lockTestRuntime(t, homeShell{home}, &out)
-			_, err := starlark.Call(th, starlark.NewBuiltin("lock", bLock), starlark.Tuple{starlark.String("acquire"), starlark.String("deploy v1")}, nil)
+			_, err := starlark.Call(th, starlark.NewBuiltin("lock", bind(bLock)), starlark.Tuple{starlark.String("acquire"), starlark.String("deploy v1")}, nil)
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("acquire: %v", err)
@@ -145,7 +145,7 @@ func TestAuditWriteFailure(t *testing.T) {
 	ex := &failOn{host: "h2", stderr: "cat: write error: No space left on device\n"}
 	var out bytes.Buffer
 	_, th := lockTestRuntime(t, ex, &out)
-	if _, err := starlark.Call(th, starlark.NewBuiltin("audit", bAudit), starlark.Tuple{starlark.String("deployed v1")}, nil); err != nil {
+	if _, err := starlark.Call(th, starlark.NewBuiltin("audit", bind(bAudit)), starlark.Tuple{starlark.String("deployed v1")}, nil); err != nil {
 		t.Fatalf("audit failed the flow: %v", err)
 	}
 	if len(ex.cmds) != 2 {

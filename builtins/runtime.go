@@ -75,14 +75,6 @@ func NewRuntime(cfg *config.Config, ex executor.Executor, out *output.Printer, o
 		traefikIPs: map[string]string{}, notes: map[string]bool{}, switches: map[string]*hostSwitch{}, runID: newRunID()}
 }
 
-func runtimeOf(t *starlark.Thread) (*Runtime, error) {
-	rt, ok := t.Local(LocalRuntime).(*Runtime)
-	if !ok {
-		return nil, fmt.Errorf("mrsk builtins need a runtime on the thread")
-	}
-	return rt, nil
-}
-
 // onExit registers fn to run when the flow ends, however it ends (success,
 // error, Ctrl-C). A later registration with the same key replaces it.
 func (rt *Runtime) onExit(key string, fn func(context.Context) error) {
@@ -438,21 +430,6 @@ func toStrings(v starlark.Value) ([]string, error) {
 }
 
 func engineCtx(t *starlark.Thread) context.Context { return engine.ContextOf(t) }
-
-// seconds reads an int or float number of seconds; None gives def.
-func seconds(v starlark.Value, def float64) (float64, error) {
-	if v == nil || v == starlark.None {
-		return def, nil
-	}
-	f, ok := starlark.AsFloat(v)
-	if !ok {
-		return 0, fmt.Errorf("want a number of seconds, got %s", v.Type())
-	}
-	if f < 0 {
-		return 0, fmt.Errorf("want a number of seconds >= 0, got %v", f)
-	}
-	return f, nil
-}
 
 // progress reports a finished step on host. Plans print their commands
 // instead, so it is silent in dry-run.

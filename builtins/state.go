@@ -32,11 +32,7 @@ func (rt *Runtime) stateFiles(traefik bool) []string {
 // this service (see stateFiles), then the directories under .mrsk left
 // empty: after `mrsk remove` no file of the service stays behind. The
 // deploy lock is not touched; its release removes it.
-func bRemoveState(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bRemoveState(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
 	traefik := false
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "traefik?", &traefik); err != nil {

@@ -143,11 +143,7 @@ func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Comma
 // our configuration: starts it when absent, leaves it when it matches, and
 // says how to reboot it when the configuration changed. Returns "started",
 // "running", "changed" or "rebooted".
-func bTraefikEnsure(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bTraefikEnsure(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
 	reboot := false
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "reboot?", &reboot); err != nil {
@@ -232,11 +228,7 @@ http:
 // if the flow ends before the confirmation (a timeout, a failed sibling,
 // Ctrl-C), it is put back and confirmed before the container is removed
 // (see switch.go). Returns the seconds the switch took.
-func bTraefikRoute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, role string
 	var ctr starlark.Value
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &role, "container", &ctr); err != nil {
@@ -392,11 +384,7 @@ func (rt *Runtime) traefikIPCtx(ctx context.Context, host string) (string, error
 }
 
 // traefik_unroute(host, role) removes role's route on host.
-func bTraefikUnroute(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	rt, err := runtimeOf(t)
-	if err != nil {
-		return nil, err
-	}
+func bTraefikUnroute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, role string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &role); err != nil {
 		return nil, err

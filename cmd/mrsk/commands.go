@@ -43,6 +43,7 @@ type CLI struct {
 	Config   ConfigCmd   `cmd:"" help:"Print the resolved configuration (secrets redacted)."`
 	Audit    simple      `cmd:"" help:"Show the audit log of each host."`
 	Version  VersionCmd  `cmd:"" help:"Print mrsk's version."`
+	Help     HelpCmd     `cmd:"" help:"Explain: mrsk help builtins lists what config/deploy.star can call."`
 	Test     TestCmd     `cmd:"" help:"Run the Starlark tests of the flows (config/*_test.star and the stock ones); nothing is contacted."`
 
 	App       AppCmd       `cmd:"" help:"Manage app containers."`
