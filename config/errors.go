@@ -43,7 +43,7 @@ func (e *Error) Unwrap() error { return e.err }
 
 var yamlLineRE = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
 
-// yamlError turns a gopkg.in/yaml.v3 parse error into an *Error.
+// yamlError turns a go.yaml.in/yaml/v3 parse error into an *Error.
 func yamlError(file string, err error) *Error {
 	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {

@@ -3,9 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"go.starlark.net/starlark"
+	"golang.org/x/sync/errgroup"
 )
 
 // parallel(fn, items, limit=0) calls fn(item) for each item, each on its own
@@ -52,24 +52,19 @@ func (e *Engine) parallel(t *starlark.Thread, b *starlark.Builtin, args starlark
 	parent := ContextOf(t)
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		sem      = make(chan struct{}, limit)
-	)
+	// A plain Group, not errgroup.WithContext: the siblings are told which
+	// item failed ("cancelled: web1 failed"), not handed its whole error.
+	var g errgroup.Group
+	g.SetLimit(limit)
 	for i, item := range list {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
 		if ctx.Err() != nil {
 			break
 		}
-		wg.Add(1)
-		go func(i int, item starlark.Value) {
-			defer wg.Done()
-			defer func() { <-sem }()
+		g.Go(func() error {
+			// Go may have waited for a slot while another item failed.
+			if ctx.Err() != nil {
+				return nil
+			}
 			th := e.newThread(ctx, fmt.Sprintf("%s[%d]", t.Name, i))
 			for _, k := range []string{LocalSequential} {
 				th.SetLocal(k, t.Local(k))
@@ -78,25 +73,21 @@ func (e *Engine) parallel(t *starlark.Thread, b *starlark.Builtin, args starlark
 			defer stop()
 			v, err := starlark.Call(th, fn, starlark.Tuple{item}, nil)
 			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = &ItemError{Item: itemLabel(item), Err: err}
-					cancel(fmt.Errorf("cancelled: %s failed", itemLabel(item)))
-				}
-				mu.Unlock()
-				return
+				cancel(fmt.Errorf("cancelled: %s failed", itemLabel(item)))
+				return &ItemError{Item: itemLabel(item), Err: err}
 			}
 			results[i] = v
-		}(i, item)
+			return nil
+		})
 	}
-	wg.Wait()
+	err := g.Wait()
 	// A cancelled flow is reported as such, not as the failure of whichever
 	// item noticed first.
 	if parent.Err() != nil {
 		return nil, context.Cause(parent)
 	}
-	if firstErr != nil {
-		return nil, firstErr
+	if err != nil {
+		return nil, err
 	}
 	return starlark.NewList(results), nil
 }

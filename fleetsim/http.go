@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/ssh"
-	"gopkg.in/yaml.v3"
 )
 
 // traefikAPIPort is where Traefik's API listens (mrsk's "traefik" entry point).
