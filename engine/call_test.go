@@ -408,6 +408,12 @@ func TestBacktraceParallelWorker(t *testing.T) {
 			t.Errorf("backtrace missing %q:\n%s", w, bt)
 		}
 	}
+	// The worker's frames follow those of the flow that called parallel(),
+	// once each, outermost first.
+	caller, worker := strings.Index(bt, "@mrsk//deploy.star:2:"), strings.Index(bt, "@mrsk//deploy.star:5:")
+	if caller < 0 || worker < caller || strings.Count(bt, "Traceback") != 1 {
+		t.Errorf("backtrace should show deploy (line 2) calling parallel, then the worker (line 5):\n%s", bt)
+	}
 	var ie *engine.ItemError
 	if !errors.As(err, &ie) || ie.Item != "web2" {
 		t.Errorf("error %v: want an ItemError for web2, got %#v", err, ie)

@@ -369,6 +369,7 @@ func Backtrace(err error) string {
 		return ""
 	}
 	var deepest *starlark.EvalError
+	var callers []starlark.CallStack // of the parallel() calls the error crossed, outermost first
 	for cur := err; cur != nil; {
 		var ee *starlark.EvalError
 		if !errors.As(cur, &ee) {
@@ -376,9 +377,27 @@ func Backtrace(err error) string {
 		}
 		deepest = ee
 		cur = ee.Unwrap()
+		var ie *ItemError
+		if errors.As(cur, &ie) {
+			callers = append(callers, ie.Caller)
+			cur = ie.Err
+		}
 	}
 	if deepest == nil {
 		return err.Error()
 	}
-	return deepest.Backtrace()
+	bt := deepest.Backtrace()
+	const head = "Traceback (most recent call last):\n"
+	if len(callers) == 0 || !strings.HasPrefix(bt, head) {
+		return bt
+	}
+	// An item of parallel() failed on its own thread: its frames follow
+	// those of the flow that called parallel().
+	var b strings.Builder
+	b.WriteString(head)
+	for _, c := range callers {
+		b.WriteString(strings.TrimPrefix(c.String(), head))
+	}
+	b.WriteString(strings.TrimPrefix(bt, head))
+	return b.String()
 }

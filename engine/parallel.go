@@ -74,7 +74,7 @@ func (e *Engine) parallel(t *starlark.Thread, b *starlark.Builtin, args starlark
 			v, err := starlark.Call(th, fn, starlark.Tuple{item}, nil)
 			if err != nil {
 				cancel(fmt.Errorf("cancelled: %s failed", itemLabel(item)))
-				return &ItemError{Item: itemLabel(item), Err: err}
+				return &ItemError{Item: itemLabel(item), Err: err, Caller: t.CallStack()}
 			}
 			results[i] = v
 			return nil
@@ -100,6 +100,9 @@ const LocalSequential = "mrsk.sequential"
 type ItemError struct {
 	Item string
 	Err  error
+	// Caller is the stack of the thread that called parallel(): the
+	// item's own thread starts fresh, and a backtrace needs both.
+	Caller starlark.CallStack
 }
 
 func (e *ItemError) Error() string { return fmt.Sprintf("%s: %v", e.Item, e.Err) }
