@@ -47,11 +47,7 @@ func bConnect(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlar
 	errs := make([]error, len(todo))
 	var wg sync.WaitGroup
 	for i, h := range todo {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = rt.Exec.Run(ctx, executor.Command{Host: h, Line: "true"})
-		}()
+		wg.Go(func() { _, errs[i] = rt.Exec.Run(ctx, executor.Command{Host: h, Line: "true"}) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {

@@ -179,13 +179,11 @@ func bAudit(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.
 	// cause ("No space left on device"), where dash's says "I/O error".
 	cmd := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s | cat >> %s", stateDir, quote(line), quote(rt.auditFile()))
 	errs := make([]error, len(hosts))
+	// Every host's own outcome is needed below (a warning each), so each
+	// runs to its end: a WaitGroup, not a cancel-on-first-error group.
 	var wg sync.WaitGroup
 	for i, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = rt.run(t, executor.Command{Host: h, Line: cmd})
-		}()
+		wg.Go(func() { _, errs[i] = rt.run(t, executor.Command{Host: h, Line: cmd}) })
 		if rt.Exec.DryRun() {
 			wg.Wait() // plans print in order
 		}

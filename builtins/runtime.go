@@ -126,7 +126,9 @@ func (rt *Runtime) RunCleanups(ctx context.Context) error {
 
 // runExitsWithPrefix runs now (and forgets) the exit cleanups whose key
 // starts with prefix, side by side: one slow host must not hold up the
-// others' undo.
+// others' undo. Every undo runs to its end whatever the others do (so no
+// errgroup, which would cancel them), and the first error in the order
+// the cleanups were registered is returned, the same on every run.
 func (rt *Runtime) runExitsWithPrefix(ctx context.Context, prefix string) error {
 	rt.mu.Lock()
 	var run, kept []cleanup
@@ -142,11 +144,7 @@ func (rt *Runtime) runExitsWithPrefix(ctx context.Context, prefix string) error 
 	errs := make([]error, len(run))
 	var wg sync.WaitGroup
 	for i, c := range run {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = c.fn(ctx)
-		}()
+		wg.Go(func() { errs[i] = c.fn(ctx) })
 	}
 	wg.Wait()
 	for _, err := range errs {
