@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mrsk-go/mrsk/executor"
+	"github.com/mrsk-go/mrsk/traefik"
 )
 
 // The switch of one host from its old container to a new one is a state
@@ -248,16 +248,5 @@ func (rt *Runtime) restoreRoute(ctx context.Context, host, key string) ([]string
 	if err != nil {
 		return nil, err
 	}
-	return routeURLs(res.Stdout), nil
-}
-
-var routeURLRe = regexp.MustCompile(`(?m)^\s*-\s*url:\s*"([^"]*)"`)
-
-// routeURLs are the servers a route file (as routeYAML writes it) names.
-func routeURLs(content string) []string {
-	var urls []string
-	for _, m := range routeURLRe.FindAllStringSubmatch(content, -1) {
-		urls = append(urls, m[1])
-	}
-	return urls
+	return traefik.RouteURLs(res.Stdout), nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mrsk-go/mrsk/config"
+	"github.com/mrsk-go/mrsk/traefik"
 )
 
 // sh runs line with /bin/sh in dir (standing in for a host's home).
@@ -46,8 +47,8 @@ func TestRouteWriteRestore(t *testing.T) {
 		t.Skip("no flock here")
 	}
 	const key = "hey-web"
-	oldRoute := routeYAML(key, defaultRule, "http://10.0.0.5:3000")
-	newRoute := routeYAML(key, defaultRule, "http://10.0.0.6:3000")
+	oldRoute := traefik.Route(key, traefik.DefaultRule, "http://10.0.0.5:3000")
+	newRoute := traefik.Route(key, traefik.DefaultRule, "http://10.0.0.6:3000")
 	tests := []struct {
 		name      string
 		before    string // "" means no route file
@@ -100,7 +101,7 @@ func TestRouteWriteRestore(t *testing.T) {
 			if got := readRoute(t, home, key); got != tc.want {
 				t.Errorf("route after restore:\n%s\nwant:\n%s", got, tc.want)
 			}
-			if got := routeURLs(out); !sameSet(got, tc.wantURLs) {
+			if got := traefik.RouteURLs(out); !traefik.SameServers(got, tc.wantURLs) {
 				t.Errorf("restore reported servers %v, want %v", got, tc.wantURLs)
 			}
 			// Nothing Traefik would load is left beside the route.
@@ -122,9 +123,9 @@ func TestRouteBackupIsPerRun(t *testing.T) {
 	}
 	const key = "hey-web"
 	home := t.TempDir()
-	r1 := routeYAML(key, defaultRule, "http://10.0.0.1:3000")
-	r2 := routeYAML(key, defaultRule, "http://10.0.0.2:3000")
-	r3 := routeYAML(key, defaultRule, "http://10.0.0.3:3000")
+	r1 := traefik.Route(key, traefik.DefaultRule, "http://10.0.0.1:3000")
+	r2 := traefik.Route(key, traefik.DefaultRule, "http://10.0.0.2:3000")
+	r3 := traefik.Route(key, traefik.DefaultRule, "http://10.0.0.3:3000")
 	for i, r := range []string{r1, r2} {
 		rt := testRuntime(string(rune('a' + i)))
 		if out, err := sh(t, home, rt.routeWriteLine(key, len(r)), r); err != nil {
@@ -148,41 +149,5 @@ func TestRouteBackupIsPerRun(t *testing.T) {
 	}
 	if got := readRoute(t, home, key); got != r2 {
 		t.Fatalf("route is %q, want r2", got)
-	}
-}
-
-func TestRouteURLs(t *testing.T) {
-	tests := []struct {
-		in   string
-		want []string
-	}{
-		{"", nil},
-		{routeYAML("k", defaultRule, "http://1.2.3.4:80"), []string{"http://1.2.3.4:80"}},
-		{"servers:\n  - url: \"http://a:1\"\n  - url: \"http://b:2\"\n", []string{"http://a:1", "http://b:2"}},
-	}
-	for _, tc := range tests {
-		if got := routeURLs(tc.in); !sameSet(got, tc.want) {
-			t.Errorf("routeURLs(%q) = %v, want %v", tc.in, got, tc.want)
-		}
-	}
-}
-
-// Traefik's configuration label is the same whatever its secret values:
-// a hash of a secret (guessable when short) is never shown or stored.
-func TestTraefikHashHasNoSecret(t *testing.T) {
-	hash := func(token string) (string, string) {
-		cfg := &config.Config{Service: "hey", Traefik: config.Traefik{Image: "traefik:v3", HostPort: 80,
-			Env: config.Env{Secret: map[string]config.Secret{"TOKEN": config.NewSecret(token)}}}}
-		rt := NewRuntime(cfg, nil, nil, Options{})
-		line, h := rt.traefikCommand()
-		return line, h
-	}
-	l1, h1 := hash("aaaa")
-	l2, h2 := hash("bbbb")
-	if h1 != h2 || l1 != l2 {
-		t.Errorf("the Traefik command depends on a secret value: %s vs %s", h1, h2)
-	}
-	if strings.Contains(l1, "aaaa") {
-		t.Errorf("secret in the command line: %s", l1)
 	}
 }

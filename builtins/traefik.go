@@ -2,16 +2,10 @@ package builtins
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"maps"
 	"net"
 	"net/http"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -20,95 +14,26 @@ import (
 	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/engine"
 	"github.com/mrsk-go/mrsk/executor"
+	"github.com/mrsk-go/mrsk/traefik"
 )
 
-// Traefik on each host routes by files mrsk writes (the file provider), not
-// by container labels: labels cannot change on a running container, so they
-// cannot take an old container out of rotation before it stops. The API
-// (entry point "traefik", never published) confirms each switch.
+// Where Traefik's files live on each host (package traefik says why routes
+// are files). The API (entry point "traefik", never published) confirms
+// each switch.
 const (
-	traefikName    = "traefik"
 	routeDir       = stateDir + "/traefik/dynamic"
-	traefikAPIPort = "8080"
 	traefikEnvFile = stateDir + "/env/traefik/traefik.env"
 )
 
-func (rt *Runtime) traefikArgs() []string {
-	c := rt.Config.Traefik
-	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", traefikName, "--network", container.Network,
-		"--publish", fmt.Sprintf("%d:80", c.HostPort),
-		"--volume", "ROUTES:/etc/traefik/dynamic:ro",
-		"--log-opt", "max-size=10m"}
-	for _, k := range slices.Sorted(maps.Keys(c.Env.Clear)) {
-		words = append(words, "-e", k+"="+c.Env.Clear[k])
-	}
-	if len(c.Env.Secret) > 0 {
-		words = append(words, "--env-file", traefikEnvFile)
-	}
-	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
-		words = append(words, "--label", k+"="+c.Labels[k])
-	}
-	words = append(words, container.OptionArgs(c.Options)...)
-	words = append(words, c.Image,
-		"--entrypoints.web.address=:80",
-		"--entrypoints.traefik.address=:"+traefikAPIPort,
-		"--providers.file.directory=/etc/traefik/dynamic",
-		"--providers.file.watch=true",
-		"--providers.providersThrottleDuration=500ms",
-		// The API is routed by apiRouteFile: only the host itself (mrsk,
-		// through SSH) reaches it, not the apps on the shared network.
-		"--api=true", "--api.dashboard=false",
-		"--ping=true",
-		"--global.checknewversion=false", "--global.sendanonymoususage=false")
-	for _, k := range slices.Sorted(maps.Keys(c.Args)) {
-		v := c.Args[k]
-		if v == nil {
-			words = append(words, "--"+k)
-		} else {
-			words = append(words, fmt.Sprintf("--%s=%v", k, v))
-		}
-	}
-	return words
-}
-
-// traefikCommand is the docker run line for Traefik and the hash of its
-// configuration; the hash, as a label, tells whether a running Traefik has
-// the configuration we want. Secret values are not in it: their change is
-// seen by comparing env files on the host (traefikEnsureScript).
-func (rt *Runtime) traefikCommand() (string, string) {
-	words := rt.traefikArgs()
-	sum := sha256.Sum256([]byte(strings.Join(words, "\x00")))
-	hash := hex.EncodeToString(sum[:6])
-	var out []string
-	for i, w := range words {
-		if i > 0 && words[i-1] == "--volume" && strings.HasPrefix(w, "ROUTES:") {
-			out = append(out, homePath(routeDir)+quote(strings.TrimPrefix(w, "ROUTES")))
-			continue
-		}
-		out = append(out, quote(w))
-	}
-	line := strings.Join(out[:7], " ") + " --label " + quote("mrsk.config="+hash) + " " + strings.Join(out[7:], " ")
-	return line, hash
-}
-
-// apiRouteFile routes Traefik's API on its own entry point, allowed only
-// from the gateways of the mrsk network: connections that the host itself
-// opens (mrsk's, through SSH) come from there; an app container's come from
-// its own address and are refused (403).
+// apiRouteFile routes Traefik's API (traefik.APIRouteScript writes it).
 const apiRouteFile = routeDir + "/_mrsk_api.yml"
-
-const apiRouteScript = `gw=$(docker network inspect -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' ` + container.Network + `) && ` +
-	`ranges=$(for g in $gw; do printf '"%s/32", ' "$g"; done) && ` +
-	`printf 'http:\n  routers:\n    mrsk_internal_api:\n      rule: "PathPrefix(%s/api%s)"\n      entryPoints: ["traefik"]\n      service: api@internal\n      middlewares: ["mrsk_internal_api_local"]\n  middlewares:\n    mrsk_internal_api_local:\n      ipAllowList:\n        sourceRange: [%s]\n' '` + "`" + `' '` + "`" + `' "${ranges%, }" > ` + apiRouteFile + `.tmp && ` +
-	// Unchanged, it stays as it is: a rewrite would make Traefik reload.
-	`{ cmp -s ` + apiRouteFile + `.tmp ` + apiRouteFile + ` && rm -f ` + apiRouteFile + `.tmp || mv ` + apiRouteFile + `.tmp ` + apiRouteFile + `; }`
 
 // traefikEnsureScript starts Traefik when absent, leaves it when its
 // configuration (hash) and secret env file match, and reports "changed"
 // otherwise. The new env file waits beside the one Traefik runs with
 // until a (re)start takes it.
 func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Command, error) {
-	run, hash := rt.traefikCommand()
+	run, hash := traefik.Command(rt.Config.Traefik, homePath(routeDir), traefikEnvFile)
 	var s []string
 	var stdin []byte
 	same, adopt := "true", "true"
@@ -123,18 +48,18 @@ func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Comma
 		same = join("cmp", "-s", next, traefikEnvFile)
 		adopt = join("mv", next, traefikEnvFile)
 	}
-	s = append(s, "mkdir -p "+quote(routeDir), container.EnsureNetwork, apiRouteScript)
+	s = append(s, "mkdir -p "+quote(routeDir), container.EnsureNetwork, traefik.APIRouteScript(apiRouteFile))
 	if reboot {
-		s = append(s, "docker rm -f "+traefikName+" >/dev/null 2>&1 || true")
+		s = append(s, "docker rm -f "+traefik.Name+" >/dev/null 2>&1 || true")
 	}
 	s = append(s,
-		`cur=$(docker inspect -f '{{index .Config.Labels "mrsk.config"}} {{.State.Running}}' `+traefikName+` 2>/dev/null || true)`,
+		`cur=$(docker inspect -f '{{index .Config.Labels "mrsk.config"}} {{.State.Running}}' `+traefik.Name+` 2>/dev/null || true)`,
 		`case "$cur" in `+
 			`"") `+adopt+` && `+run+` >/dev/null && echo started ;; `+
 			`"`+hash+` true") if `+same+`; then echo running; else echo changed; fi ;; `+
-			`"`+hash+` false") if `+same+`; then docker start `+traefikName+` >/dev/null && echo started; else echo changed; fi ;; `+
+			`"`+hash+` false") if `+same+`; then docker start `+traefik.Name+` >/dev/null && echo started; else echo changed; fi ;; `+
 			`*) echo changed ;; esac`,
-		container.Inspect(traefikName),
+		container.Inspect(traefik.Name),
 	)
 	return executor.Command{Host: host, Line: strings.Join(s, "; "), Stdin: stdin, StdinNote: "[REDACTED env file]"}, nil
 }
@@ -182,44 +107,11 @@ func (rt *Runtime) routeFile(role string) string {
 	return path.Join(routeDir, rt.roleKey(role)+".yml")
 }
 
-// defaultRule sends every request on the web entry point to the role.
-const defaultRule = "PathPrefix(`/`)"
-
-// routeRule is the role's router rule: Kamal 1 configs set it as a label,
-// traefik.http.routers.<name>.rule (role labels win over top-level ones).
-func (rt *Runtime) routeRule(role string) string {
-	for _, labels := range []map[string]string{rt.roleLabels(role), rt.Config.Labels} {
-		for _, k := range slices.Sorted(maps.Keys(labels)) {
-			if strings.HasPrefix(k, "traefik.http.routers.") && strings.HasSuffix(k, ".rule") {
-				return labels[k]
-			}
-		}
-	}
-	return defaultRule
-}
-
 func (rt *Runtime) roleLabels(role string) map[string]string {
 	if r, err := rt.role(role); err == nil {
 		return r.Labels
 	}
 	return nil
-}
-
-// routeYAML routes requests matching rule on the web entry point to one server.
-func routeYAML(key, rule, url string) string {
-	return fmt.Sprintf(`# Written by mrsk: do not edit, the next deploy rewrites it.
-http:
-  routers:
-    %[1]s:
-      rule: %[2]q
-      entryPoints: ["web"]
-      service: %[1]s
-  services:
-    %[1]s:
-      loadBalancer:
-        servers:
-          - url: %[3]q
-`, key, rule, url)
 }
 
 // traefik_route(host, role, container) points role's route on host at
@@ -241,7 +133,7 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	start := time.Now()
 	key := rt.roleKey(role)
 	url := fmt.Sprintf("http://%s:%d", ip, rt.Config.Healthcheck.Port)
-	content := []byte(routeYAML(key, rt.routeRule(role), url))
+	content := []byte(traefik.Route(key, traefik.Rule(rt.roleLabels(role), rt.Config.Labels), url))
 	id := attr(ctr, "id")
 	sw := rt.switchOf(host, id)
 	if sw == nil && !rt.Exec.DryRun() {
@@ -298,8 +190,8 @@ func (rt *Runtime) awaitServers(ctx context.Context, host, key string, want []st
 		ip, err := rt.traefikIPCtx(ctx, host)
 		if err == nil {
 			var servers []string
-			servers, err = traefikServers(ctx, client, ip, key)
-			if err == nil && sameSet(servers, want) {
+			servers, err = traefik.Servers(ctx, client, ip, key)
+			if err == nil && traefik.SameServers(servers, want) {
 				return nil
 			}
 			if err == nil {
@@ -317,50 +209,6 @@ func (rt *Runtime) awaitServers(ctx context.Context, host, key string, want []st
 	}
 }
 
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y)
-}
-
-func traefikServers(ctx context.Context, client *http.Client, ip, key string) ([]string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(ip, traefikAPIPort)+"/api/http/services/"+key+"@file", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode == http.StatusNotFound {
-		return nil, nil
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("traefik API: %s", resp.Status)
-	}
-	var svc struct {
-		LoadBalancer struct {
-			Servers []struct {
-				URL string `json:"url"`
-			} `json:"servers"`
-		} `json:"loadBalancer"`
-	}
-	if err := json.Unmarshal(body, &svc); err != nil {
-		return nil, fmt.Errorf("traefik API: %w", err)
-	}
-	var urls []string
-	for _, s := range svc.LoadBalancer.Servers {
-		urls = append(urls, s.URL)
-	}
-	return urls, nil
-}
-
 // traefikIPCtx is Traefik's address on the mrsk network of host.
 func (rt *Runtime) traefikIPCtx(ctx context.Context, host string) (string, error) {
 	rt.mu.Lock()
@@ -369,7 +217,7 @@ func (rt *Runtime) traefikIPCtx(ctx context.Context, host string) (string, error
 	if ip != "" {
 		return ip, nil
 	}
-	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: container.Inspect(traefikName)})
+	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: container.Inspect(traefik.Name)})
 	if err != nil {
 		return "", fmt.Errorf("traefik is not running on %s (run mrsk traefik boot): %w", host, err)
 	}

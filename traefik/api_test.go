@@ -1,0 +1,57 @@
+package traefik
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+)
+
+func TestServers(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/http/services/hey-web@file":
+			w.Write([]byte(`{"loadBalancer":{"servers":[{"url":"http://172.18.0.3:3000"},{"url":"http://172.18.0.4:3000"}]},"status":"enabled"}`))
+		case "/api/http/services/bad@file":
+			w.Write([]byte(`{`))
+		case "/api/http/services/down@file":
+			http.Error(w, "no", http.StatusBadGateway)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	// The client dials the test server whatever the address, as the SSH
+	// dialer reaches the host's Traefik whatever the local network.
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+	}}}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		key     string
+		want    []string
+		wantErr bool
+	}{
+		{"hey-web", []string{"http://172.18.0.3:3000", "http://172.18.0.4:3000"}, false},
+		{"gone", nil, false}, // no such service: no servers
+		{"bad", nil, true},
+		{"down", nil, true},
+	} {
+		got, err := Servers(ctx, client, "10.0.0.9", tc.key)
+		if (err != nil) != tc.wantErr || !slices.Equal(got, tc.want) {
+			t.Errorf("Servers(%s) = %v, %v; want %v (error %v)", tc.key, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+func TestSameServers(t *testing.T) {
+	a := []string{"x", "y"}
+	if !SameServers(a, []string{"y", "x"}) || SameServers(a, []string{"x"}) || SameServers(a, []string{"x", "x"}) {
+		t.Error("SameServers compares as sets of equal length")
+	}
+	if a[0] != "x" {
+		t.Error("SameServers sorted its argument in place")
+	}
+}
