@@ -1,0 +1,172 @@
+package builtins
+
+// The registry and image builtins: docker login/logout, build (with its
+// pre-flight check), push and pull. Their command lines come from package
+// container.
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.starlark.net/starlark"
+
+	"github.com/mrsk-go/mrsk/container"
+	"github.com/mrsk-go/mrsk/executor"
+	"github.com/mrsk-go/mrsk/shellwords"
+)
+
+// docker_login(host="") logs in to the registry on host, or locally. The
+// password goes through stdin, never argv.
+func bDockerLogin(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	host, err := optionalHost(args, kwargs, b.Name())
+	if err != nil {
+		return nil, err
+	}
+	reg := rt.Config.Registry
+	if reg.Username.IsZero() {
+		rt.noteOnce("login-skip", "", "registry: no username configured; skipping docker login")
+		return starlark.None, nil
+	}
+	if _, err := rt.run(t, rt.loginCmd(host)); err != nil {
+		return nil, fmt.Errorf("registry login: %w", err)
+	}
+	rt.progress(host, "logged in to "+cmp.Or(reg.Server, "Docker Hub"))
+	return starlark.None, nil
+}
+
+// loginCmd logs in to the registry: the password on stdin, the username
+// (also a credential) redacted from what is printed.
+func (rt *Runtime) loginCmd(host string) executor.Command {
+	reg := rt.Config.Registry
+	line, display := container.Login(reg.Server, reg.Username.Reveal())
+	return executor.Command{Host: host, Line: line, Display: display, Stdin: []byte(reg.Password.Reveal()), StdinNote: "[REDACTED]"}
+}
+
+// docker_logout(host="").
+func bDockerLogout(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	host, err := optionalHost(args, kwargs, b.Name())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Logout(rt.Config.Registry.Server)}); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
+}
+
+// docker_build() builds the image of ctx.version from the project's
+// Dockerfile, labelled with the service. Multi-arch (builder.multiarch,
+// true unless set false, as in Kamal 1) builds with buildx where the plugin
+// exists, on a builder of its own, and pushes as it builds; without the
+// plugin it builds for this machine's architecture with plain docker build
+// and says so in one line. Returns whether the image was already pushed.
+func bDockerBuild(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	bc := rt.Config.Builder
+	dockerfile, contextDir, err := rt.buildFiles()
+	if err != nil {
+		return nil, err
+	}
+	multi := bc.Multiarch == nil || *bc.Multiarch
+	if multi && !rt.hasBuildx() {
+		rt.noteOnce("buildx", "local", "no docker buildx plugin: building for this machine's architecture only (builder.multiarch: false silences this)")
+		multi = false
+	}
+	build := container.Build{Image: rt.ImageRef(rt.Opts.Version), Service: rt.Config.Service, Dockerfile: dockerfile, Context: contextDir,
+		Buildx: multi, Cache: bc.Cache, Repository: rt.Repository(), Args: bc.Args, Secrets: bc.Secrets}
+	if bc.Local != nil {
+		build.Arch = bc.Local.Arch
+	}
+	env, err := rt.buildSecretEnv()
+	if err != nil {
+		return nil, err
+	}
+	c := executor.Command{Line: build.Line(), Stream: true, Dir: rt.Opts.ProjectRoot, Env: env}
+	if _, err := rt.run(t, c); err != nil {
+		return nil, fmt.Errorf("build: %w", err)
+	}
+	return starlark.Bool(multi), nil
+}
+
+// hasBuildx reports whether the local docker has the buildx plugin. It is a
+// read-only look at this machine, so plans ask it too.
+func (rt *Runtime) hasBuildx() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.buildx == nil {
+		// A query: a dry run looks for real; a plan without a response
+		// for it (Planned) builds without buildx.
+		res, err := rt.Exec.Run(context.Background(), executor.Command{Line: "docker buildx version", Query: true})
+		ok := err == nil && !res.Planned
+		rt.buildx = &ok
+	}
+	return *rt.buildx
+}
+
+// buildFiles returns the Dockerfile and build context, checking the
+// Dockerfile exists.
+func (rt *Runtime) buildFiles() (dockerfile, contextDir string, err error) {
+	bc := rt.Config.Builder
+	dockerfile = cmp.Or(bc.Dockerfile, "Dockerfile")
+	contextDir = cmp.Or(bc.Context, ".")
+	if _, err := os.Stat(filepath.Join(rt.Opts.ProjectRoot, dockerfile)); err != nil {
+		return "", "", fmt.Errorf("build: missing Dockerfile: no %s in %s (builder.dockerfile in %s names another)", dockerfile, rt.Opts.ProjectRoot, rt.Config.File)
+	}
+	return dockerfile, contextDir, nil
+}
+
+// build_check() fails when the build cannot start (no Dockerfile, a build
+// secret that is not set), so a deploy stops before it touches any host.
+func bBuildCheck(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	if _, _, err := rt.buildFiles(); err != nil {
+		return nil, err
+	}
+	if _, err := rt.buildSecretEnv(); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
+}
+
+// docker_push() pushes the image of ctx.version from this machine.
+func bDockerPush(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, err
+	}
+	if _, err := rt.run(t, executor.Command{Line: shellwords.Join("docker", "push", rt.ImageRef(rt.Opts.Version)), Stream: true}); err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	return starlark.None, nil
+}
+
+// docker_pull(host, image="") pulls the deployed image (or image) on host.
+func bDockerPull(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var host, image string
+	login := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "image?", &image, "login?", &login); err != nil {
+		return nil, err
+	}
+	if image == "" {
+		image = rt.ImageRef(rt.Opts.Version)
+	}
+	// Log in on the same round trip: one command per host, not two.
+	c := executor.Command{Host: host, Line: container.Pull(image)}
+	if login && !rt.Config.Registry.Username.IsZero() {
+		l := rt.loginCmd(host)
+		c.Line = l.Line + " >/dev/null && " + c.Line
+		c.Display = l.Display + " >/dev/null && " + container.Pull(image)
+		c.Stdin, c.StdinNote = l.Stdin, l.StdinNote
+	}
+	if _, err := rt.run(t, c); err != nil {
+		return nil, fmt.Errorf("pull: %w", err)
+	}
+	rt.progress(host, "pulled "+image)
+	return starlark.None, nil
+}
