@@ -128,16 +128,8 @@ func (l *loader) build(root *node, c *Config) {
 				l.failf(v, p, "must be a whole number of seconds (docker stop -t takes seconds)")
 			}
 		},
-		"retain_containers": func(v *node, p string) {
-			if n, ok := l.integer(v, p); ok {
-				if n < 1 {
-					l.failf(v, p, "must be at least 1")
-					return
-				}
-				c.RetainContainers = n
-			}
-		},
-		"readiness_delay": func(v *node, p string) { l.duration(v, p, &c.ReadinessDelay) },
+		"retain_containers": func(v *node, p string) { l.atLeastOne(v, p, &c.RetainContainers) },
+		"readiness_delay":   func(v *node, p string) { l.duration(v, p, &c.ReadinessDelay) },
 		"command_timeout": func(v *node, p string) {
 			// A pointer, so that an explicit 0 (no timeout) differs from
 			// the key being absent (the default).

@@ -223,17 +223,9 @@ func (l *loader) healthcheck(n *node, path string, h *Healthcheck) {
 				l.failf(v, p, "must be positive")
 			}
 		},
-		"max_attempts": func(v *node, p string) {
-			if n, ok := l.integer(v, p); ok {
-				if n < 1 {
-					l.failf(v, p, "must be at least 1")
-					return
-				}
-				h.MaxAttempts = n
-			}
-		},
-		"timeout": func(v *node, p string) { l.duration(v, p, &h.Timeout) },
-		"cmd":     func(v *node, p string) { h.Cmd = l.str(v, p) },
+		"max_attempts": func(v *node, p string) { l.atLeastOne(v, p, &h.MaxAttempts) },
+		"timeout":      func(v *node, p string) { l.duration(v, p, &h.Timeout) },
+		"cmd":          func(v *node, p string) { h.Cmd = l.str(v, p) },
 	})
 }
 

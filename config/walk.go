@@ -177,6 +177,17 @@ func (l *loader) integer(n *node, path string) (int, bool) {
 	return v, true
 }
 
+// atLeastOne reads a count (retain_containers, max_attempts) into dst.
+func (l *loader) atLeastOne(n *node, path string, dst *int) {
+	if v, ok := l.integer(n, path); ok {
+		if v < 1 {
+			l.failf(n, path, "must be at least 1")
+			return
+		}
+		*dst = v
+	}
+}
+
 func (l *loader) port(n *node, path string, dst *int) {
 	if v, ok := l.integer(n, path); ok {
 		if v < 1 || v > 65535 {
