@@ -255,5 +255,6 @@ func commands(root string) map[string]func(ts *testscript.TestScript, neg bool, 
 				ts.Fatalf("sandbox %s: %v", strings.Join(args, " "), err)
 			}
 		},
+		"fault": faultCmd(root), // fault_test.go: fault injection for the e2e/fault_* scenarios
 	}
 }
