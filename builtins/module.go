@@ -22,48 +22,53 @@ type entry struct {
 func entries() []entry {
 	return []entry{
 		// output and control
-		{engine.Doc{"log", `log(*msgs, host="")`, "Prints a line, prefixed by host when given.", "output and control"}, bLog},
-		{engine.Doc{"step", `step(title)`, "Announces the next step of a flow (`== title`).", "output and control"}, bStep},
-		{engine.Doc{"sleep", `sleep(seconds)`, "Waits (a number of seconds or a duration such as \"2s\"); wakes early when the flow is cancelled.", "output and control"}, bSleep},
-		{engine.Doc{"hook", `hook(name, *args)`, "Calls the project's hook function `name` if deploy.star defines it, then the executable .mrsk/hooks/<name> if present.", "output and control"}, bHook},
-		{engine.Doc{"split_words", `split_words(s)`, "Splits a command line into words as a POSIX shell does (quotes, escapes).", "output and control"}, bSplitWords},
+		{doc("log", `log(*msgs, host="")`, "Prints a line, prefixed by host when given.", "output and control"), bLog},
+		{doc("step", `step(title)`, "Announces the next step of a flow (`== title`).", "output and control"), bStep},
+		{doc("sleep", `sleep(seconds)`, "Waits (a number of seconds or a duration such as \"2s\"); wakes early when the flow is cancelled.", "output and control"), bSleep},
+		{doc("hook", `hook(name, *args)`, "Calls the project's hook function `name` if deploy.star defines it, then the executable .mrsk/hooks/<name> if present.", "output and control"), bHook},
+		{doc("split_words", `split_words(s)`, "Splits a command line into words as a POSIX shell does (quotes, escapes).", "output and control"), bSplitWords},
 		// commands and files
-		{engine.Doc{"connect", `connect(hosts)`, "Opens the SSH connection of every host at once; fails naming every host it cannot reach, before any change.", "hosts"}, bConnect},
-		{engine.Doc{"ssh_run", `ssh_run(host, cmd, stdin=None, stream=True, check=True)`, "Runs a command on host: a list of words (each quoted) or a string of shell syntax; returns struct(stdout, stderr, code).", "hosts"}, bSSHRun},
-		{engine.Doc{"local_run", `local_run(cmd, stdin=None, stream=True, check=True, env={})`, "Runs a command on this machine, in the project directory.", "hosts"}, bLocalRun},
-		{engine.Doc{"upload", `upload(host, path, content, mode="0644")`, "Writes a file on host atomically; the content travels on stdin.", "hosts"}, bUpload},
+		{doc("connect", `connect(hosts)`, "Opens the SSH connection of every host at once; fails naming every host it cannot reach, before any change.", "hosts"), bConnect},
+		{doc("ssh_run", `ssh_run(host, cmd, stdin=None, stream=True, check=True)`, "Runs a command on host: a list of words (each quoted) or a string of shell syntax; returns struct(stdout, stderr, code).", "hosts"), bSSHRun},
+		{doc("local_run", `local_run(cmd, stdin=None, stream=True, check=True, env={})`, "Runs a command on this machine, in the project directory.", "hosts"), bLocalRun},
+		{doc("upload", `upload(host, path, content, mode="0644")`, "Writes a file on host atomically; the content travels on stdin.", "hosts"), bUpload},
 		// registry and images
-		{engine.Doc{"docker_login", `docker_login(host="")`, "Logs in to the registry on host, or on this machine; the password goes on stdin.", "registry and images"}, bDockerLogin},
-		{engine.Doc{"docker_logout", `docker_logout(host="")`, "Logs out of the registry on host, or on this machine.", "registry and images"}, bDockerLogout},
-		{engine.Doc{"build_check", `build_check()`, "Fails when the build could not start (no Dockerfile, a build secret not set), before any host is touched.", "registry and images"}, bBuildCheck},
-		{engine.Doc{"docker_build", `docker_build()`, "Builds the image of ctx.version (buildx and multi-arch where it exists); returns whether it was pushed too.", "registry and images"}, bDockerBuild},
-		{engine.Doc{"docker_push", `docker_push()`, "Pushes the image of ctx.version from this machine.", "registry and images"}, bDockerPush},
-		{engine.Doc{"docker_pull", `docker_pull(host, image="")`, "Logs in and pulls the deployed image (or image) on host, in one round trip.", "registry and images"}, bDockerPull},
+		{doc("docker_login", `docker_login(host="")`, "Logs in to the registry on host, or on this machine; the password goes on stdin.", "registry and images"), bDockerLogin},
+		{doc("docker_logout", `docker_logout(host="")`, "Logs out of the registry on host, or on this machine.", "registry and images"), bDockerLogout},
+		{doc("build_check", `build_check()`, "Fails when the build could not start (no Dockerfile, a build secret not set), before any host is touched.", "registry and images"), bBuildCheck},
+		{doc("docker_build", `docker_build()`, "Builds the image of ctx.version (buildx and multi-arch where it exists); returns whether it was pushed too.", "registry and images"), bDockerBuild},
+		{doc("docker_push", `docker_push()`, "Pushes the image of ctx.version from this machine.", "registry and images"), bDockerPush},
+		{doc("docker_pull", `docker_pull(host, image="")`, "Logs in and pulls the deployed image (or image) on host, in one round trip.", "registry and images"), bDockerPull},
 		// containers
-		{engine.Doc{"docker_run", `docker_run(host, role)`, "Starts role's container of ctx.version on host; `.previous` lists the service's containers that ran before. Until the switch puts it in service, a failed flow takes it out again.", "containers"}, bDockerRun},
-		{engine.Doc{"docker_start", `docker_start(host, container)`, "Starts a stopped container (the target of a rollback) and returns it with its address.", "containers"}, bDockerStart},
-		{engine.Doc{"docker_stop", `docker_stop(host, containers, timeout=stop_wait_time)`, "SIGTERM, then SIGKILL after timeout; the containers stay for rollback.", "containers"}, bDockerStop},
-		{engine.Doc{"docker_rm", `docker_rm(host, containers)`, "Removes containers, running or not.", "containers"}, bDockerRm},
-		{engine.Doc{"docker_ps", `docker_ps(host, role="", all=False, version="")`, "The service's containers on host, newest first: struct(id, name, role, version, running, ip, ...).", "containers"}, bDockerPs},
-		{engine.Doc{"docker_run_once", `docker_run_once(host, role, cmd)`, "Runs cmd (a list of words) in a new, removed-after container of role's image, env and volumes (migrations).", "containers"}, bDockerRunOnce},
-		{engine.Doc{"docker_prune", `docker_prune(host, containers=True, images=True, retain=retain_containers, older_than=0)`, "Removes the service's stopped containers beyond the newest `retain` (stopped over older_than ago), and images no container uses.", "containers"}, bDockerPrune},
-		{engine.Doc{"docker", `docker(host, *args, stream=True, check=True)`, "Runs `docker args...` on host (for info, logs, images, exec); returns struct(stdout, stderr, code).", "containers"}, bDocker},
-		{engine.Doc{"abandon_new", `abandon_new()`, "Takes every container this run started and did not put in service back out now (routes restored first).", "containers"}, bAbandonNew},
+		{doc("docker_run", `docker_run(host, role)`, "Starts role's container of ctx.version on host; `.previous` lists the service's containers that ran before. Until the switch puts it in service, a failed flow takes it out again.", "containers"), bDockerRun},
+		{doc("docker_start", `docker_start(host, container)`, "Starts a stopped container (the target of a rollback) and returns it with its address.", "containers"), bDockerStart},
+		{doc("docker_stop", `docker_stop(host, containers, timeout=stop_wait_time)`, "SIGTERM, then SIGKILL after timeout; the containers stay for rollback.", "containers"), bDockerStop},
+		{doc("docker_rm", `docker_rm(host, containers)`, "Removes containers, running or not.", "containers"), bDockerRm},
+		{doc("docker_ps", `docker_ps(host, role="", all=False, version="")`, "The service's containers on host, newest first: struct(id, name, role, version, running, ip, ...).", "containers"), bDockerPs},
+		{doc("docker_run_once", `docker_run_once(host, role, cmd)`, "Runs cmd (a list of words) in a new, removed-after container of role's image, env and volumes (migrations).", "containers"), bDockerRunOnce},
+		{doc("docker_prune", `docker_prune(host, containers=True, images=True, retain=retain_containers, older_than=0)`, "Removes the service's stopped containers beyond the newest `retain` (stopped over older_than ago), and images no container uses.", "containers"), bDockerPrune},
+		{doc("docker", `docker(host, *args, stream=True, check=True)`, "Runs `docker args...` on host (for info, logs, images, exec); returns struct(stdout, stderr, code).", "containers"), bDocker},
+		{doc("abandon_new", `abandon_new()`, "Takes every container this run started and did not put in service back out now (routes restored first).", "containers"), bAbandonNew},
 		// the switch
-		{engine.Doc{"wait_healthy", `wait_healthy(host, container, http=True)`, "Waits until container answers its health check, probed through the SSH connection; on failure prints its last logs and removes it.", "the switch"}, bWaitHealthy},
-		{engine.Doc{"traefik_ensure", `traefik_ensure(host, reboot=False)`, "Makes sure Traefik runs on host with this configuration; returns started, running, changed or rebooted.", "the switch"}, bTraefikEnsure},
-		{engine.Doc{"traefik_route", `traefik_route(host, role, container)`, "Points role's route at container and waits until Traefik's API confirms it routes there only; a failed flow puts the previous route back.", "the switch"}, bTraefikRoute},
-		{engine.Doc{"traefik_unroute", `traefik_unroute(host, role)`, "Removes role's route on host.", "the switch"}, bTraefikUnroute},
+		{doc("wait_healthy", `wait_healthy(host, container, http=True)`, "Waits until container answers its health check, probed through the SSH connection; on failure prints its last logs and removes it.", "the switch"), bWaitHealthy},
+		{doc("traefik_ensure", `traefik_ensure(host, reboot=False)`, "Makes sure Traefik runs on host with this configuration; returns started, running, changed or rebooted.", "the switch"), bTraefikEnsure},
+		{doc("traefik_route", `traefik_route(host, role, container)`, "Points role's route at container and waits until Traefik's API confirms it routes there only; a failed flow puts the previous route back.", "the switch"), bTraefikRoute},
+		{doc("traefik_unroute", `traefik_unroute(host, role)`, "Removes role's route on host.", "the switch"), bTraefikUnroute},
 		// accessories
-		{engine.Doc{"accessory_run", `accessory_run(name, host)`, "Starts accessory name on host (its files, directories and secret env first); a running one is left alone.", "accessories"}, bAccessoryBoot},
-		{engine.Doc{"accessory_rm", `accessory_rm(name, host, data=True)`, "Removes the accessory's container on host and, with data=True, its image, files and directories.", "accessories"}, bAccessoryRemove},
+		{doc("accessory_run", `accessory_run(name, host)`, "Starts accessory name on host (its files, directories and secret env first); a running one is left alone.", "accessories"), bAccessoryBoot},
+		{doc("accessory_rm", `accessory_rm(name, host, data=True)`, "Removes the accessory's container on host and, with data=True, its image, files and directories.", "accessories"), bAccessoryRemove},
 		// lock, audit, state
-		{engine.Doc{"locked", `locked(message, fn)`, "Runs fn() holding the deploy lock; released when fn returns, or at the flow's end after unfinished switches are undone.", "lock, audit and state"}, bLocked},
-		{engine.Doc{"lock", `lock(action, message="", hold=False)`, "The deploy lock on the primary host: acquire (held until the flow ends unless hold=True), release, or status.", "lock, audit and state"}, bLock},
-		{engine.Doc{"audit", `audit(message, hosts=ctx.hosts)`, "Appends `time [performer] message` to the audit log of each host.", "lock, audit and state"}, bAudit},
-		{engine.Doc{"audit_show", `audit_show(host, lines=50)`, "Returns the last lines of host's audit log.", "lock, audit and state"}, bAuditShow},
-		{engine.Doc{"remove_state", `remove_state(host, traefik=False)`, "Deletes every file mrsk keeps on host for this service (and Traefik's, with traefik=True).", "lock, audit and state"}, bRemoveState},
+		{doc("locked", `locked(message, fn)`, "Runs fn() holding the deploy lock; released when fn returns, or at the flow's end after unfinished switches are undone.", "lock, audit and state"), bLocked},
+		{doc("lock", `lock(action, message="", hold=False)`, "The deploy lock on the primary host: acquire (held until the flow ends unless hold=True), release, or status.", "lock, audit and state"), bLock},
+		{doc("audit", `audit(message, hosts=ctx.hosts)`, "Appends `time [performer] message` to the audit log of each host.", "lock, audit and state"), bAudit},
+		{doc("audit_show", `audit_show(host, lines=50)`, "Returns the last lines of host's audit log.", "lock, audit and state"), bAuditShow},
+		{doc("remove_state", `remove_state(host, traefik=False)`, "Deletes every file mrsk keeps on host for this service (and Traefik's, with traefik=True).", "lock, audit and state"), bRemoveState},
 	}
+}
+
+// doc is an engine.Doc: a function keeps the table's lines short and keyed.
+func doc(name, call, summary, group string) engine.Doc {
+	return engine.Doc{Name: name, Call: call, Summary: summary, Group: group}
 }
 
 // Module returns every builtin, to be predeclared in Starlark modules.
