@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	skh "github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
@@ -112,27 +114,160 @@ type knownHostsFiles struct {
 	global []string // only read
 }
 
-// openKnownHosts parses every file that exists. As in OpenSSH a missing
-// file is no error; an unreadable one is, so that a permission problem is
-// not mistaken for "host unknown".
-func openKnownHosts(files knownHostsFiles) (*skh.HostKeyDB, error) {
-	var existing []string
-	for _, f := range slices.Concat(files.user, files.global) {
-		if _, err := os.Stat(f); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			return nil, fmt.Errorf("known_hosts: %w", err)
-		}
-		if !slices.Contains(existing, f) {
-			existing = append(existing, f)
-		}
-	}
+func parseKnownHosts(existing []string) (*skh.HostKeyDB, error) {
 	db, err := skh.NewDB(existing...)
 	if err != nil {
 		return nil, fmt.Errorf("known_hosts: %w", err)
 	}
 	return db, nil
+}
+
+// statKnownHosts returns the files that exist (each once, in order) and
+// what they look like on disk now: the state a parse of them reflects. As
+// in OpenSSH a missing file is no error; an unreadable one is, so that a
+// permission problem is not mistaken for "host unknown".
+func statKnownHosts(files knownHostsFiles) (existing []string, state []fileState, err error) {
+	for _, f := range slices.Concat(files.user, files.global) {
+		fi, err := os.Stat(f)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				state = append(state, fileState{})
+				continue
+			}
+			return nil, nil, fmt.Errorf("known_hosts: %w", err)
+		}
+		state = append(state, fileState{fi: fi})
+		if !slices.Contains(existing, f) {
+			existing = append(existing, f)
+		}
+	}
+	return existing, state, nil
+}
+
+// fileState is one known_hosts file as stat saw it; a zero fileState is a
+// missing file.
+type fileState struct {
+	fi fs.FileInfo
+}
+
+// same reports whether the file is still the one that was parsed: the
+// same file (device and inode: an editor's rename-over is a change), size,
+// modification time and mode.
+func (s fileState) same(t fileState) bool {
+	if s.fi == nil || t.fi == nil {
+		return s.fi == nil && t.fi == nil
+	}
+	return os.SameFile(s.fi, t.fi) && s.fi.Size() == t.fi.Size() &&
+		s.fi.ModTime().Equal(t.fi.ModTime()) && s.fi.Mode() == t.fi.Mode()
+}
+
+// racyWindow: a file modified less than this before it was looked at may
+// be modified again with the same size and modification time (file
+// systems stamp times from a coarse clock, some to the second or two), so
+// a parse of it is not kept: the next lookup parses again. As git does
+// with its index, only a file that has been still for a while is trusted
+// by its stat.
+const racyWindow = 3 * time.Second
+
+// racy reports whether a file of state may still change unseen by same.
+func racy(state []fileState, seen time.Time) bool {
+	for _, s := range state {
+		if s.fi != nil && s.fi.ModTime().After(seen.Add(-racyWindow)) {
+			return true
+		}
+	}
+	return false
+}
+
+// knownHostsCache keeps each parsed set of known_hosts files while the
+// files stay as they were: a deploy to 200 hosts otherwise parses the
+// whole file twice per connection (and, in verifyHostKey, under khMu). A
+// file that changes on disk (another ssh, a user's edit) is re-read by the
+// next lookup, as OpenSSH, which reads the files on every connection,
+// would see it (a file modified within racyWindow is not cached at all,
+// since a second change could leave the same size and time); the pool's
+// own appends drop the entry outright (invalidate), so a key learned
+// mid-run is seen by the next connection.
+type knownHostsCache struct {
+	mu      sync.Mutex
+	entries map[string]*knownHostsEntry // by knownHostsFiles.key
+}
+
+type knownHostsEntry struct {
+	state []fileState // as stat saw the files just before the parse
+	db    *skh.HostKeyDB
+}
+
+// key identifies a list of files; the NUL separator cannot occur in a path.
+func (f knownHostsFiles) key() string {
+	return strings.Join(f.user, "\x00") + "\x00\x00" + strings.Join(f.global, "\x00")
+}
+
+// cached returns the parsed files if none of them changed (appeared, or
+// went away) since they were parsed.
+func (c *knownHostsCache) cached(files knownHostsFiles) (*skh.HostKeyDB, bool, error) {
+	_, state, err := statKnownHosts(files)
+	if err != nil {
+		return nil, false, err
+	}
+	c.mu.Lock()
+	e := c.entries[files.key()]
+	c.mu.Unlock()
+	if e != nil && slices.EqualFunc(e.state, state, fileState.same) {
+		return e.db, true, nil
+	}
+	return nil, false, nil
+}
+
+// open returns the parsed files, parsing them again only when one of them
+// changed since the last parse. Errors are not cached: the next call
+// tries again. The database is shared and only read. Callers that may
+// parse hold the pool's khMu, so that no parse reads a line half appended.
+func (c *knownHostsCache) open(files knownHostsFiles) (*skh.HostKeyDB, error) {
+	seen := time.Now()
+	existing, state, err := statKnownHosts(files)
+	if err != nil {
+		return nil, err
+	}
+	k := files.key()
+	c.mu.Lock()
+	e := c.entries[k]
+	c.mu.Unlock()
+	if e != nil && slices.EqualFunc(e.state, state, fileState.same) {
+		return e.db, nil
+	}
+	db, err := parseKnownHosts(existing)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if racy(state, seen) {
+		// Recently modified: a change made now could look the same.
+		delete(c.entries, k)
+		return db, nil
+	}
+	// The state was taken before the parse: a write during the parse
+	// leaves a stale state, so the next lookup parses again.
+	if c.entries == nil {
+		c.entries = map[string]*knownHostsEntry{}
+	}
+	c.entries[k] = &knownHostsEntry{state: state, db: db}
+	return db, nil
+}
+
+// invalidate forgets every parse that read file.
+func (c *knownHostsCache) invalidate(file string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		for _, f := range strings.Split(k, "\x00") {
+			if f == file {
+				delete(c.entries, k)
+				break
+			}
+		}
+	}
 }
 
 // hostKeyAlgorithms returns the host key algorithms to offer for addr: the
@@ -174,14 +309,26 @@ func defaultPlainHostKeyAlgos() []string {
 	return out
 }
 
+// knownHostsDB is the parsed known_hosts of ep for choosing algorithms:
+// without khMu when the files are unchanged since the last parse.
+func (p *Pool) knownHostsDB(ep *endpoint) (*skh.HostKeyDB, error) {
+	if db, ok, err := p.knownHosts.cached(ep.knownHosts); ok || err != nil {
+		return db, err
+	}
+	p.khMu.Lock()
+	defer p.khMu.Unlock()
+	return p.knownHosts.open(ep.knownHosts)
+}
+
 // verifyHostKey checks key for addr against the endpoint's known_hosts
 // files and applies its StrictHostKeyChecking policy. The whole
-// check-and-append runs under one mutex, re-reading the files, so
-// concurrent handshakes never write duplicate lines.
+// check-and-append runs under one mutex, against the files as they are
+// then (re-read if they changed), so concurrent handshakes never write
+// duplicate lines.
 func (p *Pool) verifyHostKey(ep *endpoint, addr string, remote net.Addr, key ssh.PublicKey) error {
 	p.khMu.Lock()
 	defer p.khMu.Unlock()
-	db, err := openKnownHosts(ep.knownHosts)
+	db, err := p.knownHosts.open(ep.knownHosts)
 	if err != nil {
 		return err
 	}
@@ -234,6 +381,8 @@ func (p *Pool) learnHostKey(ep *endpoint, addr string, key ssh.PublicKey) error 
 	if data, err := os.ReadFile(file); err == nil && len(data) > 0 && data[len(data)-1] != '\n' {
 		line = "\n" + line
 	}
+	// Whatever happens to the write, the file may have changed.
+	defer p.knownHosts.invalidate(file)
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("known_hosts: %w", err)

@@ -77,8 +77,11 @@ type Pool struct {
 	cfg     *sshConfig
 	cfgErr  error
 
-	khMu     sync.Mutex // serializes known_hosts check-and-append
-	noticeMu sync.Mutex
+	targets sync.Map // host string -> *resolved: resolve's answer, which never changes
+
+	khMu       sync.Mutex      // serializes known_hosts check-and-append
+	knownHosts knownHostsCache // parsed known_hosts files, while unchanged
+	noticeMu   sync.Mutex
 }
 
 // hostConn is the per-host state: the current client, if any, the dial in
@@ -173,7 +176,7 @@ func (p *Pool) notice(host, msg string) {
 // deadline is also enforced on the host (withHostDeadline). No error
 // contains cmd.
 func (p *Pool) Run(ctx context.Context, host, cmd string, stdin io.Reader, stdout, stderr io.Writer) error {
-	ep, err := p.resolve(host, true, nil, 0)
+	ep, err := p.target(host)
 	if err != nil {
 		return err
 	}
@@ -302,7 +305,7 @@ func shellQuote(s string) string {
 // Dial opens a TCP connection from the host's side (direct-tcpip), e.g. to
 // a container address, through the host's one connection.
 func (p *Pool) Dial(ctx context.Context, host, network, addr string) (net.Conn, error) {
-	ep, err := p.resolve(host, true, nil, 0)
+	ep, err := p.target(host)
 	if err != nil {
 		return nil, err
 	}
@@ -323,6 +326,22 @@ func (p *Pool) Dial(ctx context.Context, host, network, addr string) (net.Conn, 
 		return nil, fmt.Errorf("ssh %s: dial %s %s: %w", ep.label, network, addr, cleanErr(err))
 	}
 	return conn, nil
+}
+
+// Connect opens the host's connection (dial, handshake, host key check,
+// authentication) unless it is open already, and runs nothing: the check
+// that a host answers, without a session's round trips. Its errors are
+// Run's for the same failure.
+func (p *Pool) Connect(ctx context.Context, host string) error {
+	ep, err := p.target(host)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ssh %s: %w", ep.label, err)
+	}
+	_, _, err = p.get(ctx, ep)
+	return err
 }
 
 // Close closes every connection. Run and Dial fail with ErrClosed afterwards.
@@ -511,9 +530,7 @@ func (p *Pool) dial(ep *endpoint) (*ssh.Client, error) {
 	}
 	defer cleanupAuth()
 	addr := ep.addr()
-	p.khMu.Lock()
-	kh, err := openKnownHosts(ep.knownHosts)
-	p.khMu.Unlock()
+	kh, err := p.knownHostsDB(ep)
 	if err != nil {
 		return nil, fmt.Errorf("ssh %s: %w", ep.label, err)
 	}
@@ -676,6 +693,48 @@ func (w *gatedWriter) Write(b []byte) (int, error) {
 	return w.w.Write(b)
 }
 
+// ReadFrom copies r to the writer, as io.Copy would, through a pooled
+// buffer: x/crypto copies each session's stdout and stderr with io.Copy,
+// which otherwise allocates 32 KB per stream of every command. Every chunk
+// goes through Write, so the gate applies to it exactly as before; once
+// the gate is closed the rest is read and discarded.
+func (w *gatedWriter) ReadFrom(r io.Reader) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(max(m, 0))
+			if werr == nil && m != n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+// copyBufs holds the buffers of gatedWriter.ReadFrom and
+// gatedReader.WriteTo. They are small: command output and input are
+// mostly short, and a session's channel hands over at most what its
+// window holds anyway; a larger stream just takes more reads.
+var copyBufs = sync.Pool{New: func() any {
+	b := make([]byte, copyBufSize)
+	return &b
+}}
+
+const copyBufSize = 8 << 10
+
 type gatedReader struct {
 	g *gate
 	r io.Reader
@@ -686,4 +745,33 @@ func (r *gatedReader) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return r.r.Read(b)
+}
+
+// WriteTo copies the reader to w through a pooled buffer (x/crypto copies
+// a session's stdin with io.Copy into a pipe). Each chunk is read through
+// Read, so input stops at the gate as before.
+func (r *gatedReader) WriteTo(w io.Writer) (int64, error) {
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
+	var total int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(max(m, 0))
+			if werr == nil && m != n {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
 }

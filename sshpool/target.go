@@ -90,6 +90,26 @@ func (e *endpoint) addr() string {
 
 const maxJumpDepth = 8
 
+// resolved is resolve's answer for a host string given to Run, Dial or
+// Connect.
+type resolved struct {
+	ep  *endpoint
+	err error
+}
+
+// target resolves a host string given to Run, Dial or Connect, once per
+// host string: what resolve reads (the host string, ssh config, loaded
+// once, and Options) does not change in a Pool's life, and a deploy
+// resolves every host once per command. Endpoints are never modified.
+func (p *Pool) target(spec string) (*endpoint, error) {
+	if r, ok := p.targets.Load(spec); ok {
+		return r.(*resolved).ep, r.(*resolved).err
+	}
+	ep, err := p.resolve(spec, true, nil, 0)
+	r, _ := p.targets.LoadOrStore(spec, &resolved{ep: ep, err: err})
+	return r.(*resolved).ep, r.(*resolved).err
+}
+
 // resolve turns a host string into an endpoint. Precedence: values in the
 // host string, then ~/.ssh/config, then Options. For jump hosts (target ==
 // false) Options.User/Port/Proxy do not apply: a jump host defaults to root on
