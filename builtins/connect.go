@@ -12,11 +12,13 @@ import (
 )
 
 // connect(hosts) checks, before a flow changes anything, that every host
-// answers over SSH (and runs a shell): it runs `true` on all of them at
-// once, the deploy lock's host included, and fails naming every host that
-// did not answer, so a deploy to 200 hosts with 3 unreachable stops before
-// the lock, the pull or any boot. Hosts checked once in a run are not
-// checked again (setup calls deploy). Plans make no connection.
+// answers over SSH: it opens the connection to all of them at once (dial,
+// host key, login; see executor.Connect: a command runs only where the
+// executor cannot connect without one), the deploy lock's host included,
+// and fails naming every host that did not answer, so a deploy to 200
+// hosts with 3 unreachable stops before the lock, the pull or any boot.
+// Hosts checked once in a run are not checked again (setup calls deploy).
+// Plans make no connection.
 //
 // On a large fleet it also makes the output summarize each step (unless
 // --verbose): 200 hosts print one line per step, not 200.
@@ -47,7 +49,7 @@ func bConnect(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlar
 	errs := make([]error, len(todo))
 	var wg sync.WaitGroup
 	for i, h := range todo {
-		wg.Go(func() { _, errs[i] = rt.Exec.Run(ctx, executor.Command{Host: h, Line: "true"}) })
+		wg.Go(func() { errs[i] = executor.Connect(ctx, rt.Exec, h) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
@@ -95,8 +97,8 @@ func unreachable(hosts []string, errs []error, total int) string {
 	var lines []string
 	for i, err := range errs {
 		if err != nil {
-			// The executor names the host and the command; the host leads
-			// the line already, and the command is always the same.
+			// The executor names the host (and, where it ran `true`,
+			// the command); the host leads the line already.
 			msg := strings.TrimPrefix(oneLine(err.Error()), fmt.Sprintf("on %s: %q: ", hosts[i], "true"))
 			lines = append(lines, "  "+hosts[i]+": "+msg)
 		}

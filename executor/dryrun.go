@@ -16,7 +16,10 @@ type DryRunner struct {
 	Out *output.Printer
 }
 
-var _ Executor = (*DryRunner)(nil)
+var (
+	_ Executor  = (*DryRunner)(nil)
+	_ Connector = (*DryRunner)(nil)
+)
 
 // DryRun is true.
 func (d *DryRunner) DryRun() bool { return true }
@@ -48,6 +51,9 @@ func (d *DryRunner) Probe(ctx context.Context, host, what string) error {
 	d.Out.Always(host, "("+what+")")
 	return nil
 }
+
+// Connect makes no connection.
+func (d *DryRunner) Connect(ctx context.Context, host string) error { return ctx.Err() }
 
 // Dial makes no connection.
 func (d *DryRunner) Dial(ctx context.Context, host, addr string) (net.Conn, error) {

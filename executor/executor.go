@@ -121,6 +121,23 @@ func lastLines(s string, n int) string {
 	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
+// A Connector opens a host's connection without running a command on it.
+// Live is one (when its Remote is); DryRunner and Recording are, making no
+// connection.
+type Connector interface {
+	Connect(ctx context.Context, host string) error
+}
+
+// Connect makes sure host answers: through ex's Connect when ex is a
+// Connector, else by running `true` there. An error names the host.
+func Connect(ctx context.Context, ex Executor, host string) error {
+	if c, ok := ex.(Connector); ok {
+		return c.Connect(ctx, host)
+	}
+	_, err := ex.Run(ctx, Command{Host: host, Line: "true"})
+	return err
+}
+
 // Remote is the SSH side: satisfied by *sshpool.Pool.
 type Remote interface {
 	Run(ctx context.Context, host, cmd string, stdin io.Reader, stdout, stderr io.Writer) error

@@ -33,7 +33,10 @@ type Live struct {
 	counts map[string]int
 }
 
-var _ Executor = (*Live)(nil)
+var (
+	_ Executor  = (*Live)(nil)
+	_ Connector = (*Live)(nil)
+)
 
 // DryRun is false: Live does things.
 func (l *Live) DryRun() bool { return false }
@@ -171,6 +174,27 @@ func runLocal(ctx context.Context, c Command, stdin io.Reader, stdout, stderr io
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	return cmd.Run()
+}
+
+// Connect opens host's SSH connection, running nothing, when Remote can
+// (*sshpool.Pool can); otherwise it runs `true` on host. Errors are
+// Remote's, which name the host.
+func (l *Live) Connect(ctx context.Context, host string) error {
+	if l.Remote == nil {
+		return fmt.Errorf("on %s: no SSH connection configured", host)
+	}
+	c, ok := l.Remote.(Connector)
+	if !ok {
+		_, err := l.Run(ctx, Command{Host: host, Line: "true"})
+		return err
+	}
+	if err := c.Connect(ctx, host); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("on %s: connect: %w", host, ctx.Err())
+		}
+		return err
+	}
+	return nil
 }
 
 // Dial connects to addr from host's side through its SSH connection.

@@ -36,8 +36,9 @@ type Recording struct {
 }
 
 var (
-	_ Executor = (*Recording)(nil)
-	_ Prober   = (*Recording)(nil)
+	_ Executor  = (*Recording)(nil)
+	_ Prober    = (*Recording)(nil)
+	_ Connector = (*Recording)(nil)
 )
 
 // DryRun is true: nothing is contacted.
@@ -45,6 +46,10 @@ func (r *Recording) DryRun() bool { return true }
 
 // Close does nothing.
 func (r *Recording) Close() error { return nil }
+
+// Connect makes no connection and records nothing: plans show the
+// commands that change hosts.
+func (r *Recording) Connect(ctx context.Context, host string) error { return ctx.Err() }
 
 // Dial makes no connection.
 func (r *Recording) Dial(ctx context.Context, host, addr string) (net.Conn, error) {
