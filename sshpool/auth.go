@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -67,7 +69,7 @@ func (p *Pool) authMethods(ep *endpoint) ([]ssh.AuthMethod, func(), error) {
 	}
 
 	for _, f := range p.opts.Keys {
-		s, err := loadKeyFile(expandTokens(f, tokens{home: p.home}))
+		s, err := p.keyFiles.load(expandTokens(f, tokens{home: p.home}))
 		if err != nil {
 			var pe *ssh.PassphraseMissingError
 			if errors.As(err, &pe) && pe.PublicKey != nil && inAgent(pe.PublicKey) {
@@ -79,7 +81,7 @@ func (p *Pool) authMethods(ep *endpoint) ([]ssh.AuthMethod, func(), error) {
 		add(s)
 	}
 	for _, f := range ep.identityFiles {
-		s, err := loadKeyFile(f)
+		s, err := p.keyFiles.load(f)
 		if err != nil {
 			var pe *ssh.PassphraseMissingError
 			switch {
@@ -99,7 +101,7 @@ func (p *Pool) authMethods(ep *endpoint) ([]ssh.AuthMethod, func(), error) {
 	}
 	if p.home != "" {
 		for _, name := range defaultKeyFiles {
-			if s, err := loadKeyFile(filepath.Join(p.home, ".ssh", name)); err == nil {
+			if s, err := p.keyFiles.load(filepath.Join(p.home, ".ssh", name)); err == nil {
 				add(s)
 			}
 		}
@@ -124,6 +126,49 @@ func loadKeyFile(path string) (ssh.Signer, error) {
 		}
 		return nil, err
 	}
+	return s, nil
+}
+
+// keyFileCache keeps the signers of key files while the files stay as
+// they were (the test of knownHostsCache: same file, size, time and mode,
+// not modified within racyWindow), so that 200 connections do not read and
+// parse the same files 200 times. Failures are not kept: a missing or
+// unreadable file is looked at again by the next dial, and reported as
+// before.
+type keyFileCache struct {
+	mu      sync.Mutex
+	entries map[string]keyFileEntry
+}
+
+type keyFileEntry struct {
+	state  fileState
+	signer ssh.Signer
+}
+
+func (c *keyFileCache) load(path string) (ssh.Signer, error) {
+	seen := time.Now()
+	fi, err := os.Stat(path)
+	if err != nil {
+		return loadKeyFile(path) // its error, as before
+	}
+	state := fileState{fi: fi}
+	c.mu.Lock()
+	e, ok := c.entries[path]
+	c.mu.Unlock()
+	if ok && e.state.same(state) {
+		return e.signer, nil
+	}
+	s, err := loadKeyFile(path)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil || racy([]fileState{state}, seen) {
+		delete(c.entries, path)
+		return s, err
+	}
+	if c.entries == nil {
+		c.entries = map[string]keyFileEntry{}
+	}
+	c.entries[path] = keyFileEntry{state: state, signer: s}
 	return s, nil
 }
 

@@ -81,6 +81,7 @@ type Pool struct {
 
 	khMu       sync.Mutex      // serializes known_hosts check-and-append
 	knownHosts knownHostsCache // parsed known_hosts files, while unchanged
+	keyFiles   keyFileCache    // parsed private key files, while unchanged
 	noticeMu   sync.Mutex
 }
 

@@ -437,3 +437,38 @@ func BenchmarkTarget(b *testing.B) {
 		}
 	})
 }
+
+func TestKeyFileCache(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "id")
+	old := time.Now().Add(-time.Hour)
+	k1 := writeKeyFile(t, path)
+	os.Chtimes(path, old, old)
+	var c keyFileCache
+	s1, err := c.load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, _ := c.load(path)
+	if s1 != s2 || !bytes.Equal(s1.PublicKey().Marshal(), k1.PublicKey().Marshal()) {
+		t.Error("unchanged key file read again, or the wrong key")
+	}
+	// Replaced by another key: read again.
+	k2 := writeKeyFile(t, path)
+	os.Chtimes(path, old.Add(time.Minute), old.Add(time.Minute))
+	if s, err := c.load(path); err != nil || !bytes.Equal(s.PublicKey().Marshal(), k2.PublicKey().Marshal()) {
+		t.Errorf("replaced key file: %v, %v", s, err)
+	}
+	// Just modified: not kept.
+	writeKeyFile(t, path)
+	c.load(path)
+	k4 := writeKeyFile(t, path)
+	if s, err := c.load(path); err != nil || !bytes.Equal(s.PublicKey().Marshal(), k4.PublicKey().Marshal()) {
+		t.Errorf("key file rewritten just now: %v, %v", s, err)
+	}
+	// Gone: the error, as before.
+	os.Remove(path)
+	if _, err := c.load(path); !os.IsNotExist(err) {
+		t.Errorf("removed key file: %v", err)
+	}
+}
