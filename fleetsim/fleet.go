@@ -371,7 +371,11 @@ func (h *Host) session(nc ssh.NewChannel) {
 						done <- 255
 						return
 					}
-					done <- h.exec(ctx, p.Command, stdin, ch, ch.Stderr())
+					stdout, stderr := newBatchWriter(ch), newBatchWriter(ch.Stderr())
+					code := h.exec(ctx, p.Command, stdin, stdout, stderr)
+					stdout.Close()
+					stderr.Close()
+					done <- code
 				}()
 			case "signal":
 				cancel()
@@ -387,6 +391,68 @@ func (h *Host) session(nc ssh.NewChannel) {
 			return
 		}
 	}
+}
+
+// batchWriter gathers a command's small writes (a shell writes line by
+// line) into fewer SSH packets, as sshd does by reading the command's pipe
+// in chunks: a packet per line costs both the simulator and mrsk system
+// calls that a real host would not cause. Output is sent batchDelay after
+// the first unsent write at the latest (so `logs -f` still streams), when
+// batchMax bytes wait, and on Close.
+type batchWriter struct {
+	mu    sync.Mutex
+	w     io.Writer
+	buf   []byte
+	timer *time.Timer
+	err   error
+}
+
+const (
+	batchDelay = 2 * time.Millisecond
+	batchMax   = 32 << 10
+)
+
+func newBatchWriter(w io.Writer) *batchWriter { return &batchWriter{w: w} }
+
+func (b *batchWriter) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.err != nil {
+		return 0, b.err
+	}
+	b.buf = append(b.buf, p...)
+	if len(b.buf) >= batchMax {
+		b.flushLocked()
+		return len(p), nil
+	}
+	if b.timer == nil {
+		b.timer = time.AfterFunc(batchDelay, func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.flushLocked()
+		})
+	}
+	return len(p), nil
+}
+
+func (b *batchWriter) flushLocked() {
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	if len(b.buf) == 0 || b.err != nil {
+		return
+	}
+	_, b.err = b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+}
+
+// Close sends what is left.
+func (b *batchWriter) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.flushLocked()
+	return b.err
 }
 
 // readStdin reads the session's input to its end. It returns nil when

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -243,4 +244,50 @@ func TestFaultsDownAndCounts(t *testing.T) {
 	if got := f.Stats()[0]; got != (Stats{}) {
 		t.Errorf("after reset: %v", got)
 	}
+}
+
+type countingWriter struct {
+	mu     sync.Mutex
+	writes []string
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, string(p))
+	return len(p), nil
+}
+
+func (c *countingWriter) got() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.writes...)
+}
+
+// TestBatchWriter: lines written together leave as one write; a lone line
+// still leaves without Close (streams stream); Close sends the rest.
+func TestBatchWriter(t *testing.T) {
+	var c countingWriter
+	b := newBatchWriter(&c)
+	for i := range 100 {
+		fmt.Fprintf(b, "line %d\n", i)
+	}
+	b.Close()
+	if w := c.got(); len(w) != 1 || strings.Count(w[0], "\n") != 100 {
+		t.Fatalf("%d writes, want 1 holding 100 lines", len(w))
+	}
+	fmt.Fprintln(b, "streamed")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(c.got()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("a lone write never left")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	big := strings.Repeat("x", batchMax)
+	b.Write([]byte(big))
+	if w := c.got(); len(w) != 3 || w[2] != big {
+		t.Errorf("a full batch did not leave at once: %d writes", len(w))
+	}
+	b.Close()
 }
