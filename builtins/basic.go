@@ -42,6 +42,9 @@ func bStep(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return nil, err
 	}
 	rt.Out.Step(title)
+	rt.mu.Lock()
+	rt.step = title
+	rt.mu.Unlock()
 	return starlark.None, nil
 }
 

@@ -7,6 +7,7 @@ package builtins
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -124,15 +125,16 @@ func bDockerRun(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starl
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
 	aside := fmt.Sprintf("%s_replaced_%d", name, rt.Now().UnixNano())
-	script := append(spec.prelude, container.RunScript(rt.filter(role.Name, ""), name, aside, append(spec.args, spec.cmd...))...)
+	fence := path.Join(runDir, name+"."+rt.runID+".cancel")
+	script := append(spec.prelude, container.RunScript(rt.filter(role.Name, ""), name, aside, rt.runID, fence, append(spec.args, spec.cmd...))...)
 	cmd := executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: spec.stdin, StdinNote: "[REDACTED env file]"}
 	res, err := rt.run(t, cmd)
 	if err != nil {
-		if engineCtx(t).Err() != nil {
-			// Interrupted (Ctrl-C, or another host failed): the engine may
-			// still have started it; never leave it running unrouted.
-			rt.removeDetached(host, name)
-		}
+		// Interrupted, cut off or failed half-way: docker run may still be
+		// going on the host (OpenSSH does not signal root sessions). Never
+		// leave what it starts running unrouted; never touch a container
+		// this run did not start.
+		rt.undoRun(host, role.Name, fence)
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	ps, id, ip := container.ParseRun(res.Stdout)
@@ -242,12 +244,17 @@ func bAbandonNew(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 	return starlark.None, nil
 }
 
-// removeDetached force-removes a container with a fresh context: the
-// flow's own is cancelled when this runs.
-func (rt *Runtime) removeDetached(host, ref string) {
+// runDir holds the fences of docker_run (container.RunUndo).
+const runDir = stateDir + "/run"
+
+// undoRun takes back a docker_run that did not finish, on a fresh context:
+// the flow's own may be cancelled when this runs.
+func (rt *Runtime) undoRun(host, role, fence string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	_, _ = rt.Exec.Run(ctx, executor.Command{Host: host, Line: container.RemoveQuietly(ref)})
+	if _, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: container.RunUndo(role, rt.runID, fence)}); err != nil {
+		rt.Out.Always(host, fmt.Sprintf("could not take back the interrupted start on %s: %v", host, err))
+	}
 }
 
 // docker_start(host, container) starts a stopped container (rollback) and

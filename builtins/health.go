@@ -133,6 +133,11 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 			return nil, fmt.Errorf("on %s: %s did not stay healthy (%s): %v", host, name, target, last)
 		}
 	}
+	if parent.Err() != nil {
+		// Interrupted (Ctrl-C, a failed sibling): the switch's undo takes
+		// the container out as the flow ends, and says so.
+		return nil, parent.Err()
+	}
 	// A container this run created goes; one that existed before (the
 	// target of a rollback, kept for that) is only stopped, never deleted.
 	fresh := sw != nil && sw.undo == undoRemove
@@ -145,10 +150,6 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	// host failing at the same moment) and must not cut this short.
 	actx, acancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer acancel()
-	if parent.Err() != nil {
-		_, _ = rt.Exec.Run(actx, executor.Command{Host: host, Line: undo + " >/dev/null 2>&1 || true"})
-		return nil, parent.Err()
-	}
 	// Abandon the container: show why, then undo it.
 	res, _ := rt.Exec.Run(actx, executor.Command{Host: host, Line: join("docker", "logs", "--tail", "20", id) + " 2>&1; " + undo + " >/dev/null"})
 	if logs := strings.TrimSpace(res.Stdout); logs != "" {

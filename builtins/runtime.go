@@ -60,6 +60,7 @@ type Runtime struct {
 	switches    map[string]*hostSwitch // containers on their way into service, by newKey
 	unconfirmed []string               // hosts left with both containers running (switch.go)
 	runID       string                 // names this run's files on hosts (route backups)
+	step        string                 // the title of the step running now
 	events      []Event
 	buildx      *bool // whether docker buildx exists here, once known
 }

@@ -19,7 +19,7 @@ func (rt *Runtime) stateFiles(traefik bool) []string {
 	for _, r := range rt.Config.Roles {
 		key := rt.roleKey(r.Name)
 		p := rt.routePaths(key)
-		files = append(files, quote(p.route), p.all, quote(p.lock), quote(rt.envFile(r.Name)))
+		files = append(files, quote(p.route), p.all, quote(p.lock), quote(rt.envFile(r.Name)), quote(path.Join(runDir, key))+"-*")
 	}
 	files = append(files, quote(rt.auditFile()))
 	if traefik {

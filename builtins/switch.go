@@ -185,6 +185,13 @@ func (rt *Runtime) noteUnconfirmed(host string) {
 	}
 }
 
+// Step is the title of the flow's current step ("" before the first).
+func (rt *Runtime) Step() string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.step
+}
+
 // Unconfirmed lists the hosts whose switch was left unconfirmed: both the
 // old and the new container run there, and the route names the old one.
 func (rt *Runtime) Unconfirmed() []string {

@@ -140,9 +140,3 @@ func Stop(timeout int, refs []string) string {
 func Remove(refs []string) string {
 	return shellwords.Join(append([]string{"docker", "rm", "-f"}, refs...)...) + " >/dev/null"
 }
-
-// RemoveQuietly removes ref if it exists, and never fails: for cleanups
-// that must not hide the error that caused them.
-func RemoveQuietly(ref string) string {
-	return shellwords.Join("docker", "rm", "-f", ref) + " >/dev/null 2>&1 || true"
-}

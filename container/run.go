@@ -3,6 +3,7 @@ package container
 import (
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -58,19 +59,35 @@ func (a App) Args() []string {
 }
 
 // RunScript starts app container name (run: its Args and command) and
-// lists, in the same round trip, the containers f selects as they were
-// before it started. A container already named name (a redeploy of one
-// version) is renamed to aside first. ParseRun reads the output.
-func RunScript(f Filter, name, aside string, run []string) []string {
-	words := append([]string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", name}, run...)
+// prints what ParseRun reads. A container of the same name (a redeploy of
+// one version) is renamed to aside first. The container is labelled with
+// runID, and once `docker run` returns the script removes it again if
+// fence exists: a run cut off on mrsk's side (Ctrl-C, a dropped
+// connection) may still be going on the host, and RunUndo's fence makes
+// sure what it starts does not stay.
+func RunScript(f Filter, name, aside, runID, fence string, run []string) []string {
+	words := append([]string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", name, "--label", RunLabel + "=" + runID}, run...)
 	q := shellwords.Quote
 	return []string{
 		Ps(f, false) + "; echo " + PsEnd,
 		EnsureNetwork,
 		fmt.Sprintf("if docker container inspect %s >/dev/null 2>&1; then docker rename %s %s; fi", q(name), q(name), q(aside)),
 		shellwords.Join(words...) + " >/dev/null",
+		fmt.Sprintf("{ [ ! -e %s ] || { docker rm -f %s >/dev/null 2>&1; exit 1; }; }", q(fence), q(name)),
 		Inspect(name),
 	}
+}
+
+// RunLabel marks the containers a run started, so an undo removes only
+// those: never a container of the same name that was serving before.
+const RunLabel = "mrsk.run"
+
+// RunUndo undoes a RunScript that may still be running on the host: it sets
+// the fence, then removes role's container started by run runID, if any.
+func RunUndo(role, runID, fence string) string {
+	q := shellwords.Quote
+	return fmt.Sprintf("mkdir -p %s && : > %s; ids=$(docker ps -aq --filter %s --filter %s); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null 2>&1; true",
+		q(path.Dir(fence)), q(fence), q("label="+RunLabel+"="+runID), q("label=role="+role))
 }
 
 // ParseRun reads RunScript's output: the containers that ran before, and

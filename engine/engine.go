@@ -322,9 +322,15 @@ func (e *Engine) catch(t *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 type CaughtError struct{ Err error }
 
 func (c CaughtError) String() string {
-	var ie *ItemError
-	if errors.As(c.Err, &ie) {
-		return ie.Item + ": " + lastMessage(ie.Err)
+	// The outermost of a reraise (its prefix says where the flow stopped)
+	// or an item of parallel() (its host) gives the message.
+	for cur := c.Err; cur != nil; cur = errors.Unwrap(cur) {
+		switch x := cur.(type) {
+		case *reraised:
+			return x.Error()
+		case *ItemError:
+			return x.Item + ": " + lastMessage(x.Err)
+		}
 	}
 	return lastMessage(c.Err)
 }

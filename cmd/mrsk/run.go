@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -185,10 +184,14 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 	cleanErr := rt.RunCleanups(cctx)
 	if flowErr != nil {
 		if app.Ctx.Err() != nil {
+			at := ""
+			if step := rt.Step(); step != "" {
+				at = fmt.Sprintf(" during %q", step)
+			}
 			if cleanErr != nil {
-				fmt.Fprintf(app.Stderr, "mrsk: %s interrupted; %v\n", displayName(flow), cleanErr)
+				fmt.Fprintf(app.Stderr, "mrsk: %s interrupted%s; %v\n", displayName(flow), at, cleanErr)
 			} else {
-				fmt.Fprintf(app.Stderr, "mrsk: %s interrupted; nothing was left half-done\n", displayName(flow))
+				fmt.Fprintf(app.Stderr, "mrsk: %s interrupted%s; every host was put back as it was (see above), nothing was left half-done\n", displayName(flow), at)
 			}
 			return reported{flowErr}
 		}
@@ -229,11 +232,7 @@ func report(app *App, what string, err error) error {
 	if bt := engine.Backtrace(err); strings.Contains(bt, ".star:") && hasUserFrame(bt) {
 		fmt.Fprintln(app.Stderr, bt)
 	}
-	var ie *engine.ItemError
-	msg := err.Error()
-	if errors.As(err, &ie) {
-		msg = ie.Item + ": " + lastLine(ie.Err.Error())
-	}
+	msg := engine.CaughtError{Err: err}.String()
 	fmt.Fprintf(app.Stderr, "mrsk: %s failed: %s\n", displayName(what), strings.TrimPrefix(lastLine(msg), "fail: "))
 	return reported{err}
 }
