@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -470,5 +471,33 @@ func TestKeyFileCache(t *testing.T) {
 	os.Remove(path)
 	if _, err := c.load(path); !os.IsNotExist(err) {
 		t.Errorf("removed key file: %v", err)
+	}
+}
+
+// BenchmarkConnectFleet opens connections to 64 hosts whose every packet
+// takes 5 ms: handshakes are round trips, so how many run at once is
+// what opening a fleet waits on.
+func BenchmarkConnectFleet(b *testing.B) {
+	e := newEnv(b)
+	var servers []*testServer
+	for range 64 {
+		servers = append(servers, e.server(withWriteDelay(5*time.Millisecond)))
+	}
+	for _, max := range []int{8, DefaultMaxHandshakes} {
+		b.Run(fmt.Sprintf("MaxHandshakes=%d", max), func(b *testing.B) {
+			for b.Loop() {
+				p := e.pool(func(o *Options) { o.MaxHandshakes = max })
+				var wg sync.WaitGroup
+				for _, s := range servers {
+					wg.Go(func() {
+						if err := p.Connect(b.Context(), s.host); err != nil {
+							b.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				p.Close()
+			}
+		})
 	}
 }

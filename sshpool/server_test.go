@@ -47,6 +47,7 @@ type testServer struct {
 	// OpenSSH does for root sessions.
 	likeOpenSSHRoot bool
 	handshakes      *gauge // connections between accept and auth done
+	writeDelay      time.Duration
 
 	mu      sync.Mutex
 	live    map[net.Conn]bool
@@ -55,6 +56,22 @@ type testServer struct {
 }
 
 type serverOpt func(*testServer)
+
+// withWriteDelay delays each packet the server sends by d: a host some
+// round trip away, roughly.
+func withWriteDelay(d time.Duration) serverOpt {
+	return func(s *testServer) { s.writeDelay = d }
+}
+
+type delayedConn struct {
+	net.Conn
+	d time.Duration
+}
+
+func (c delayedConn) Write(b []byte) (int, error) {
+	time.Sleep(c.d)
+	return c.Conn.Write(b)
+}
 
 // gauge tracks a current and a maximum count.
 type gauge struct{ cur, max atomic.Int64 }
@@ -187,7 +204,11 @@ func (s *testServer) handleConn(nc net.Conn) {
 	if s.handshakes != nil {
 		s.handshakes.inc()
 	}
-	sc, chans, reqs, err := ssh.NewServerConn(nc, s.cfg)
+	var conn net.Conn = nc
+	if s.writeDelay > 0 {
+		conn = delayedConn{nc, s.writeDelay}
+	}
+	sc, chans, reqs, err := ssh.NewServerConn(conn, s.cfg)
 	if s.handshakes != nil {
 		s.handshakes.dec()
 	}
