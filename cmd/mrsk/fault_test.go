@@ -536,7 +536,9 @@ func iptables(ts *testscript.TestScript, root, n string, on bool, chain string, 
 
 // state -----------------------------------------------------------------------
 
-var routeURL = regexp.MustCompile(`url: "http://([0-9.]+):[0-9]+"`)
+// A route names a container by its short id (or, written by older
+// versions, its address).
+var routeURL = regexp.MustCompile(`url: "http://([0-9a-f.]+):[0-9]+"`)
 
 func faultHostState(ts *testscript.TestScript, root string, neg bool, args []string) {
 	if neg {
@@ -552,7 +554,7 @@ func faultHostState(ts *testscript.TestScript, root string, neg bool, args []str
 	}
 	// Routes, then every container (not Traefik) with its state and address.
 	out := mustInHost(ts, root, n, `cd /root/.mrsk/traefik/dynamic 2>/dev/null && for f in *.yml; do [ -f "$f" ] || continue; echo "FILE ${f%.yml}"; grep 'url:' "$f"; done; echo END
-for id in $(docker ps -aq `+filter+`); do docker inspect -f '{{.Name}} {{.State.Status}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id"; done`)
+for id in $(docker ps -aq `+filter+`); do docker inspect -f '{{.Name}} {{.State.Status}} {{printf "%.12s" .Id}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$id"; done`)
 	before, after, _ := strings.Cut(out, "END\n")
 	type ctr struct{ name, status string }
 	byIP := map[string]ctr{}
@@ -567,6 +569,7 @@ for id in $(docker ps -aq `+filter+`); do docker inspect -f '{{.Name}} {{.State.
 			continue
 		}
 		lines = append(lines, fmt.Sprintf("container %s %s", name, f[1]))
+		// f[2] is the short id; the rest are addresses.
 		for _, ip := range f[2:] {
 			// A container that stopped uncleanly (its dockerd was killed)
 			// may still show the address a running one now has.
