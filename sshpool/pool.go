@@ -709,29 +709,7 @@ func (w *gatedWriter) Write(b []byte) (int, error) {
 // goes through Write, so the gate applies to it exactly as before; once
 // the gate is closed the rest is read and discarded.
 func (w *gatedWriter) ReadFrom(r io.Reader) (int64, error) {
-	bp := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(bp)
-	buf := *bp
-	var total int64
-	for {
-		n, rerr := r.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			total += int64(max(m, 0))
-			if werr == nil && m != n {
-				werr = io.ErrShortWrite
-			}
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if rerr == io.EOF {
-			return total, nil
-		}
-		if rerr != nil {
-			return total, rerr
-		}
-	}
+	return copyPooled(w.Write, r.Read)
 }
 
 // copyBufs holds the buffers of gatedWriter.ReadFrom and
@@ -761,14 +739,20 @@ func (r *gatedReader) Read(b []byte) (int, error) {
 // a session's stdin with io.Copy into a pipe). Each chunk is read through
 // Read, so input stops at the gate as before.
 func (r *gatedReader) WriteTo(w io.Writer) (int64, error) {
+	return copyPooled(w.Write, r.Read)
+}
+
+// copyPooled is io.Copy through a pooled buffer, calling write and read
+// directly: io.CopyBuffer would call ReadFrom or WriteTo again.
+func copyPooled(write, read func([]byte) (int, error)) (int64, error) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
 	var total int64
 	for {
-		n, rerr := r.Read(buf)
+		n, rerr := read(buf)
 		if n > 0 {
-			m, werr := w.Write(buf[:n])
+			m, werr := write(buf[:n])
 			total += int64(max(m, 0))
 			if werr == nil && m != n {
 				werr = io.ErrShortWrite
