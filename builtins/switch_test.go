@@ -151,17 +151,3 @@ func TestRouteBackupIsPerRun(t *testing.T) {
 		t.Fatalf("route is %q, want r2", got)
 	}
 }
-
-func TestRouteHost(t *testing.T) {
-	tests := []struct{ id, ip, want string }{
-		{"78ad5dadc2c0e5f3a1b2c3d4e5f60718293a4b5c6d7e8f9012345678abcdef01", "172.18.0.3", "78ad5dadc2c0"},
-		{"78ad5dadc2c0", "172.18.0.3", "78ad5dadc2c0"},
-		{"hey-web-v1", "hey-web-v1", "hey-web-v1"}, // a plan's placeholder
-		{"", "172.18.0.3", "172.18.0.3"},
-	}
-	for _, tc := range tests {
-		if got := routeHost(tc.id, tc.ip); got != tc.want {
-			t.Errorf("routeHost(%q, %q) = %q, want %q", tc.id, tc.ip, got, tc.want)
-		}
-	}
-}

@@ -132,7 +132,11 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	}
 	start := time.Now()
 	key := rt.roleKey(role)
-	url := fmt.Sprintf("http://%s:%d", routeHost(attr(ctr, "id"), ip), rt.Config.Healthcheck.Port)
+	// By address, not by name or id: Docker's DNS lives in the daemon, so a
+	// route by name stops working while the daemon is down, though the
+	// containers keep serving. The cost: a daemon restart or a reboot may
+	// re-address containers, and the next deploy rewrites the route.
+	url := fmt.Sprintf("http://%s:%d", ip, rt.Config.Healthcheck.Port)
 	content := []byte(traefik.Route(key, traefik.Rule(rt.roleLabels(role), rt.Config.Labels), url))
 	id := attr(ctr, "id")
 	sw := rt.switchOf(host, id)
@@ -255,26 +259,4 @@ func (rt *Runtime) httpClient(host string) *http.Client {
 		},
 		Timeout: 5 * time.Second,
 	}
-}
-
-// routeHost is how Traefik reaches a container: by its short id, an alias
-// the engine's DNS resolves on the mrsk network. Unlike its address it
-// stays the same when the daemon restarts or the host reboots, so a route
-// never points at another container, or at none. Without an id (a plan),
-// the address.
-func routeHost(id, ip string) string {
-	const short = 12 // the alias docker gives every container on a user network
-	if len(id) >= short && isHex(id[:short]) {
-		return id[:short]
-	}
-	return ip
-}
-
-func isHex(s string) bool {
-	for _, r := range s {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f') {
-			return false
-		}
-	}
-	return true
 }
