@@ -137,7 +137,7 @@ traefik:
     volume:
       - /letsencrypt/acme.json:/letsencrypt/acme.json
   labels:
-    traefik.enable: "true"
+    com.example.team: ops
   env:
     clear:
       TZ: UTC
@@ -275,7 +275,7 @@ func TestLoadFull(t *testing.T) {
 				"publish": []any{"443:443"},
 				"volume":  []any{"/letsencrypt/acme.json:/letsencrypt/acme.json"},
 			},
-			Labels: map[string]string{"traefik.enable": "true"},
+			Labels: map[string]string{"com.example.team": "ops"},
 			Env: Env{
 				Clear:  map[string]string{"TZ": "UTC"},
 				Secret: map[string]Secret{"CLOUDFLARE_TOKEN": NewSecret("cloudflare-token-value")},

@@ -92,7 +92,7 @@ func (l *loader) build(root *node, c *Config) {
 		"traefik":     func(v *node, p string) { l.traefik(v, p, &c.Traefik) },
 		"accessories": func(v *node, p string) { accs = l.accessories(v, p) },
 		"volumes":     func(v *node, p string) { c.Volumes = l.volumes(v, p) },
-		"labels":      func(v *node, p string) { c.Labels = l.labels(v, p) },
+		"labels":      func(v *node, p string) { c.Labels = l.routedLabels(v, p, true) },
 		"logging": func(v *node, p string) {
 			l.object(v, p, "a map with driver and options", handlers{
 				"driver": func(v *node, p string) {

@@ -50,7 +50,7 @@ func (l *loader) role(name string, n *node, path string) *roleSpec {
 			},
 			"cmd":     func(v *node, p string) { r.role.Cmd = l.command(v, p) },
 			"env":     func(v *node, p string) { r.env = l.env(v, p) },
-			"labels":  func(v *node, p string) { r.role.Labels = l.labels(v, p) },
+			"labels":  func(v *node, p string) { r.role.Labels = l.routedLabels(v, p, true) },
 			"options": func(v *node, p string) { r.role.Options = l.options(v, p) },
 			"traefik": func(v *node, p string) {
 				if b, ok := l.boolean(v, p); ok {
@@ -244,7 +244,7 @@ func (l *loader) traefik(n *node, path string, t *Traefik) {
 		"host_port": func(v *node, p string) { l.port(v, p, &t.HostPort) },
 		"args":      func(v *node, p string) { t.Args = l.options(v, p) },
 		"options":   func(v *node, p string) { t.Options = l.options(v, p) },
-		"labels":    func(v *node, p string) { t.Labels = l.labels(v, p) },
+		"labels":    func(v *node, p string) { t.Labels = l.routedLabels(v, p, false) },
 		"env":       func(v *node, p string) { t.Env = l.env(v, p) },
 	})
 }
@@ -331,7 +331,7 @@ func (l *loader) accessory(name string, n *node, path string) *accessorySpec {
 		"directories": func(v *node, p string) { a.acc.Directories = l.pathMap(v, p) },
 		"volumes":     func(v *node, p string) { a.acc.Volumes = l.volumes(v, p) },
 		"options":     func(v *node, p string) { a.acc.Options = l.options(v, p) },
-		"labels":      func(v *node, p string) { a.acc.Labels = l.labels(v, p) },
+		"labels":      func(v *node, p string) { a.acc.Labels = l.routedLabels(v, p, false) },
 	})
 	if !ok {
 		if l.err == nil {

@@ -119,6 +119,21 @@ func (l *loader) labels(n *node, path string) map[string]string {
 	return m
 }
 
+// routedLabels reads labels of containers that Traefik might have read.
+// Traefik runs on route files mrsk writes, not on container labels (no
+// Docker socket), so a traefik.* label would be accepted and do nothing:
+// it is refused, but for an app role's router rule (rule=true), which the
+// route file takes.
+func (l *loader) routedLabels(n *node, path string, rule bool) map[string]string {
+	m := l.labels(n, path)
+	for _, p := range pairsOf(n) {
+		if k := p.key.value; !ignored(k) {
+			l.check(p.key, joinPath(path, k), checkTraefikLabel(k, rule))
+		}
+	}
+	return m
+}
+
 // options reads docker run or Traefik options: each key becomes --KEY.
 func (l *loader) options(n *node, path string) map[string]any {
 	m := l.anyMap(n, path)
