@@ -12,8 +12,10 @@
 #   each host is an `unshare --mount --pid --uts --cgroup --fork` init with private
 #   /etc, /var/lib, /var/log (overlays on a per-host tmpfs), /root, /run, /tmp, /dev/shm
 #   (fresh tmpfs), its own /proc, cgroup2, dockerd and sshd; a registry with htpasswd
-#   auth on 10.77.0.1:5000; a DNS responder on 10.77.0.1:53 (hN names, NXDOMAIN for the rest,
-#   so lookups fail fast instead of timing out); iptables keep sandbox traffic on this machine.
+#   auth on 10.77.0.1:5000; a DNS responder on 10.77.0.1:53 (hN names, every *.test name to h1,
+#   NXDOMAIN for the rest, so lookups fail fast instead of timing out); an ACME server (pebble)
+#   on 10.77.0.1:14000 (directory /dir) and :15000 (management), whose listener CA every host
+#   has at /etc/mrsk-sandbox/pebble-ca.pem; iptables keep sandbox traffic on this machine.
 #   $MRSK_SANDBOX_STATE (default /var/lib/mrsk-sandbox) holds keys, logs and `env`.
 set -euo pipefail
 
@@ -33,6 +35,15 @@ TRAEFIK_IMAGE=$REG/traefik:$TRAEFIK_VERSION
 CHAIN=MRSK-SANDBOX
 CG_NAME=mrsk-sandbox
 MARKER=.mrsk-sandbox
+# ACME: pebble on the bridge. Its listener certificate is signed by a CA made per `up`;
+# that CA file is what an ACME client (Traefik's lego) must trust to talk to it. The
+# certificates pebble issues chain to another root, made by pebble at start and served
+# by the management API (/roots/0).
+ACME_DIR=https://$GW:14000/dir
+ACME_MGMT=https://$GW:15000
+HOST_ACME_CA=/etc/mrsk-sandbox/pebble-ca.pem
+# The host that every *.test name resolves to (h1): HTTP-01 validation connects there.
+TEST_DOMAIN_HOST=$NET.11
 SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
   -o BatchMode=yes -o ConnectTimeout=3)
 
@@ -71,7 +82,7 @@ PKG_FOR=(
   ssh-keygen:openssh-client ssh-keyscan:openssh-client /usr/bin/docker-registry:docker-registry
   htpasswd:apache2-utils iptables:iptables ip:iproute2 ss:iproute2 curl:curl jq:jq
   unshare:util-linux nsenter:util-linux findmnt:util-linux setsid:util-linux flock:util-linux
-  ps:procps dnsmasq:dnsmasq-base git:git
+  ps:procps dnsmasq:dnsmasq-base git:git /usr/bin/pebble:pebble openssl:openssl
 )
 
 cmd_install() {
@@ -156,6 +167,21 @@ dns_pids() {
   return 0
 }
 
+pebble_pids() {
+  local p pids=()
+  p=$(cat "$STATE/pebble.pid" 2>/dev/null || true)
+  if pid_alive "$p" && [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = /usr/bin/pebble ]; then pids+=("$p"); fi
+  # after a crash the pid file may be gone: the pebble running our exact config file
+  for p in $(ss -ltnpH "sport = :14000" 2>/dev/null | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -u); do
+    if [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = /usr/bin/pebble ] &&
+      tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "-config $STATE/pebble/config.json"; then
+      pids+=("$p")
+    fi
+  done
+  [ ${#pids[@]} -gt 0 ] && printf '%s\n' "${pids[@]}" | sort -u
+  return 0
+}
+
 cmd_down() {
   check_state_path
   local pids=() d p ns m cg v
@@ -175,8 +201,8 @@ cmd_down() {
   for ns in $(sandbox_netns); do
     for p in $(ip netns pids "$ns" 2>/dev/null || true); do pids+=("$p"); done
   done
-  # 2. the registry and the DNS responder
-  for p in $(registry_pids) $(dns_pids); do pids+=("$p"); done
+  # 2. the registry, the DNS responder and the ACME server
+  for p in $(registry_pids) $(dns_pids) $(pebble_pids); do pids+=("$p"); done
   # 3. an `up` still running the Traefik build for us
   p=$(cat "$STATE/traefik-build.pid" 2>/dev/null || true)
   if pid_alive "$p" && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q build-traefik.sh; then
@@ -358,6 +384,8 @@ start_host() {
   ip=$(host_ip "$i") ns=mrsk-h$i veth=mrskv$i hd=$STATE/hosts/h$i
   log "starting h$i ($ip)"
   mkdir -p "$hd/ov" "$hd/docker" "$hd/exec"
+  # host_init copies it into the host's own /etc (it cannot see $STATE/pebble)
+  cp "$STATE/pebble/ca.pem" "$hd/pebble-ca.pem"
   ip netns add "$ns"
   ip link add "$veth" type veth peer name eth0 netns "$ns"
   sysctl -qw "net.ipv6.conf.$veth.disable_ipv6=1" 2>/dev/null || true
@@ -396,17 +424,75 @@ start_host() {
 # A DNS server for the hosts (their resolv.conf points here). Without one, Docker's
 # embedded DNS gets no answer for unknown names (e.g. a stopped container's) and
 # clients such as Traefik hang for 10 s instead of failing at once. Names hN resolve
-# to the hosts; everything else is NXDOMAIN; nothing is forwarded anywhere.
+# to the hosts; every name under .test (app.test, a.b.test, ...) resolves to h1, so
+# that pebble's HTTP-01 validation of a test name really connects to h1's Traefik;
+# everything else is NXDOMAIN; nothing is forwarded anywhere.
 start_dns() {
   local n=$1 i recs=()
   for i in $(seq 1 "$n"); do recs+=("--host-record=h$i,$(host_ip "$i")"); done
   log "DNS responder on $GW:53 (log: $STATE/dns.log)"
   setsid dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
-    --bind-interfaces --listen-address="$GW" --port=53 --address=/#/ "${recs[@]}" \
+    --bind-interfaces --listen-address="$GW" --port=53 --address=/#/ \
+    --address="/test/$TEST_DOMAIN_HOST" "${recs[@]}" \
     --user=root --group=root --pid-file="$STATE/dns.pid" --log-queries --log-facility="$STATE/dns.log" \
     </dev/null >>"$STATE/dns.log" 2>&1 &
   dns_up() { [ -s "$STATE/dns.pid" ] && ss -lunH "sport = :53" | grep -qF "$GW:53"; }
   wait_for 10 "dns" dns_up || { tail -n 20 "$STATE/dns.log" >&2; die "dnsmasq did not start"; }
+}
+
+# pebble, the ACME test server: real HTTP-01/TLS-ALPN-01 validation against the
+# address the sandbox DNS gives for a name, on ports 80/443 (the host's Traefik).
+# Debian's package ships no certificates for its own listener: make a CA and a
+# certificate for $GW per `up` (the hosts get the CA before they start).
+make_pebble_certs() {
+  local d=$STATE/pebble
+  mkdir -p "$d"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=mrsk sandbox pebble listener CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj "/CN=$GW" -keyout "$d/key.pem" -out "$d/cert.csr" 2>/dev/null
+  # Go's TLS client (lego in Traefik, the tests) needs the IP in a SAN, not in the CN.
+  printf 'subjectAltName=IP:%s,DNS:pebble.test\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n' "$GW" >"$d/ext.cnf"
+  openssl x509 -req -in "$d/cert.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$d/ext.cnf" -out "$d/cert.pem" 2>/dev/null
+  rm -f "$d/cert.csr" "$d/ext.cnf" "$d/ca.srl" "$d/ca.key" # nothing else is ever signed by it
+  cat >"$d/config.json" <<EOF
+{
+  "pebble": {
+    "listenAddress": "$GW:14000",
+    "managementListenAddress": "$GW:15000",
+    "certificate": "$d/cert.pem",
+    "privateKey": "$d/key.pem",
+    "httpPort": 80,
+    "tlsPort": 443,
+    "ocspResponderURL": "",
+    "externalAccountBindingRequired": false
+  }
+}
+EOF
+}
+
+start_pebble() {
+  log "ACME server (pebble) on $ACME_DIR, management $ACME_MGMT (log: $STATE/pebble.log)"
+  # NOSLEEP: validate at once instead of after a random 0-15 s; NONCEREJECT=0: never
+  # reject a good nonce (pebble rejects 5% by default to exercise client retries,
+  # which would make the tests flaky rather than stricter); AUTHZREUSE=0: every new
+  # order gets a new authorization that is really validated (by default pebble
+  # reuses a valid one half the time, so a host that cannot answer the challenge
+  # could still get a certificate). Not VA_ALWAYS_VALID: the challenge must really
+  # be answered.
+  setsid env PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+    /usr/bin/pebble -config "$STATE/pebble/config.json" -dnsserver "$GW:53" \
+    </dev/null >>"$STATE/pebble.log" 2>&1 &
+  echo $! >"$STATE/pebble.pid"
+}
+
+wait_pebble() {
+  pebble_up() {
+    curl -sf --cacert "$STATE/pebble/ca.pem" -o /dev/null "$ACME_DIR" &&
+      curl -sf --cacert "$STATE/pebble/ca.pem" -o /dev/null "$ACME_MGMT/roots/0"
+  }
+  wait_for 30 "pebble" pebble_up || { tail -n 20 "$STATE/pebble.log" >&2; die "pebble did not start"; }
 }
 
 host_ready() { ssh "${SSH_OPTS[@]}" -i "$STATE/id_ed25519" "root@$1" docker info; }
@@ -465,6 +551,12 @@ MRSK_SANDBOX_TRAEFIK_IMAGE=$TRAEFIK_IMAGE
 MRSK_SANDBOX_STATE=$STATE
 MRSK_SANDBOX_REGISTRY_LOG=$STATE/registry.log
 MRSK_SANDBOX_KNOWN_HOSTS=$STATE/known_hosts
+MRSK_SANDBOX_ACME_DIRECTORY=$ACME_DIR
+MRSK_SANDBOX_ACME_CA_FILE=$HOST_ACME_CA
+MRSK_SANDBOX_ACME_CA_LOCAL=$STATE/pebble/ca.pem
+MRSK_SANDBOX_ACME_MANAGEMENT=$ACME_MGMT
+MRSK_SANDBOX_PEBBLE_LOG=$STATE/pebble.log
+MRSK_SANDBOX_TEST_DOMAIN_IP=$TEST_DOMAIN_HOST
 EOF
   chmod 600 "$STATE/env.tmp"
   mv "$STATE/env.tmp" "$STATE/env"
@@ -504,7 +596,10 @@ cmd_up() {
   : >"$STATE/known_hosts"
   start_registry
   start_dns "$n"
+  make_pebble_certs
+  start_pebble
   for i in $(seq 1 "$n"); do start_host "$i"; done
+  wait_pebble
   wait_hosts "$n"
   build_traefik_image
   TRAEFIK_BUILD_PID=
@@ -580,6 +675,10 @@ host_init() {
   echo >>/etc/machine-id
   mkdir -p /etc/docker
   echo '{}' >/etc/docker/daemon.json
+  # The CA of the sandbox ACME server's listener, for Traefik (LEGO_CA_CERTIFICATES).
+  mkdir -p "$(dirname "$HOST_ACME_CA")"
+  cp "$hd/pebble-ca.pem" "$HOST_ACME_CA"
+  chmod 644 "$HOST_ACME_CA"
 
   # SSH: own host keys, root by key only.
   rm -f /etc/ssh/ssh_host_*
@@ -653,6 +752,8 @@ cmd_status() {
   if pid_alive "$p"; then echo "registry  $REG pid $p (log $STATE/registry.log)"; else echo "registry  $REG NOT RUNNING"; rc=1; fi
   p=$(cat "$STATE/dns.pid" 2>/dev/null || true)
   if pid_alive "$p"; then echo "dns       $GW:53 pid $p (log $STATE/dns.log)"; else echo "dns       $GW:53 NOT RUNNING"; rc=1; fi
+  p=$(cat "$STATE/pebble.pid" 2>/dev/null || true)
+  if pid_alive "$p"; then echo "pebble    $ACME_DIR pid $p (log $STATE/pebble.log)"; else echo "pebble    $ACME_DIR NOT RUNNING"; rc=1; fi
   for d in "$STATE"/hosts/h*; do
     [ -d "$d" ] || continue
     name=$(basename "$d") ip=$(cat "$d/ip" 2>/dev/null || echo '?') p=$(cat "$d/pid" 2>/dev/null || true)
