@@ -53,6 +53,7 @@ func entries() []entry {
 		{doc("wait_healthy", `wait_healthy(host, container, http=True)`, "Waits until container answers its health check, probed through the SSH connection; on failure prints its last logs and removes it.", "the switch"), bWaitHealthy},
 		{doc("traefik_ensure", `traefik_ensure(host, reboot=False)`, "Makes sure Traefik runs on host with this configuration; returns started, running, changed or rebooted.", "the switch"), bTraefikEnsure},
 		{doc("traefik_route", `traefik_route(host, role, container)`, "Points role's route at container and waits until Traefik's API confirms it routes there only; a failed flow puts the previous route back.", "the switch"), bTraefikRoute},
+		{doc("tls_sync", `tls_sync(hosts, wait=0, required=False)`, "Installs traefik.tls's certificate on hosts: the project's own, or with ACME the one the TLS primary's Traefik obtained (waiting up to wait for it; a warning without it, an error when required). Returns the hosts it changed.", "the switch"), bTLSSync},
 		{doc("traefik_unroute", `traefik_unroute(host, role)`, "Removes role's route on host.", "the switch"), bTraefikUnroute},
 		// accessories
 		{doc("accessory_run", `accessory_run(name, host)`, "Starts accessory name on host (its files, directories and secret env first); a running one is left alone.", "accessories"), bAccessoryBoot},

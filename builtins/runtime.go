@@ -269,6 +269,8 @@ func (rt *Runtime) NewContext() (*starlarkstruct.Struct, error) {
 		"traefik": mkstruct(starlark.StringDict{
 			"image":     starlark.String(c.Traefik.Image),
 			"host_port": starlark.MakeInt(c.Traefik.HostPort),
+			// HTTPS through traefik.tls (tls_sync installs its certificate).
+			"tls": starlark.Bool(c.Traefik.TLS != nil),
 		}),
 		"healthcheck": mkstruct(starlark.StringDict{
 			"path":         starlark.String(c.Healthcheck.Path),

@@ -33,7 +33,8 @@ const apiRouteFile = routeDir + "/_mrsk_api.yml"
 // otherwise. The new env file waits beside the one Traefik runs with
 // until a (re)start takes it.
 func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Command, error) {
-	run, hash := traefik.Command(rt.Config.Traefik, homePath(routeDir), traefikEnvFile)
+	resolver := host == rt.Config.TLSPrimary()
+	run, hash := traefik.Command(rt.Config.Traefik, traefik.Mounts{Routes: homePath(routeDir), ACME: homePath(acmeStateDir)}, traefikEnvFile, resolver)
 	var s []string
 	var stdin []byte
 	same, adopt := "true", "true"
@@ -48,7 +49,7 @@ func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Comma
 		same = join("cmp", "-s", next, traefikEnvFile)
 		adopt = join("mv", next, traefikEnvFile)
 	}
-	s = append(s, "mkdir -p "+quote(routeDir), container.EnsureNetwork, traefik.APIRouteScript(apiRouteFile))
+	s = append(s, "mkdir -p "+quote(routeDir), container.EnsureNetwork, traefik.APIRouteScript(apiRouteFile), rt.tlsEnsureScript(host))
 	if reboot {
 		s = append(s, "docker rm -f "+traefik.Name+" >/dev/null 2>&1 || true")
 	}

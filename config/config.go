@@ -150,6 +150,37 @@ type Traefik struct {
 	Options  map[string]any    `yaml:"options,omitempty"`
 	Labels   map[string]string `yaml:"labels,omitempty"`
 	Env      Env               `yaml:"env,omitempty"`
+	// TLS is HTTPS without writing Traefik args; nil is none.
+	TLS *TLS `yaml:"tls,omitempty"`
+}
+
+// TLS serves the HTTP roles over HTTPS (traefik.tls): a certificate from
+// an ACME server (Let's Encrypt by default) or the project's own.
+type TLS struct {
+	// Hosts are the names served: the Host rule and the certificate's.
+	Hosts       []string        `yaml:"hosts"`
+	ACME        *ACME           `yaml:"acme,omitempty"`
+	Certificate *TLSCertificate `yaml:"certificate,omitempty"`
+	// Redirect sends HTTP requests to HTTPS, permanently.
+	Redirect bool `yaml:"redirect"`
+}
+
+// ACME is where the certificate comes from: one Traefik (TLSPrimary's)
+// orders it, every other web host gets a copy (see builtins/tls.go).
+type ACME struct {
+	Email    string `yaml:"email"`
+	CAServer string `yaml:"ca_server,omitempty"` // "" is Traefik's default, Let's Encrypt
+	// Challenge is how the ACME server checks the names: "http" (HTTP-01
+	// on port 80, answered on every web host).
+	Challenge string `yaml:"challenge"`
+}
+
+// TLSCertificate is the project's own certificate. The key is a secret:
+// it travels on stdin into a 0600 file, like env files.
+type TLSCertificate struct {
+	File string `yaml:"cert"` // as written, relative to the project root
+	PEM  []byte `yaml:"-"`    // the certificate chain, read at load
+	Key  Secret `yaml:"key"`  // PEM, from the environment
 }
 
 // Accessory is a long-lived service container (database, cache, ...).

@@ -51,6 +51,21 @@ func (c *Config) PrimaryHost() string {
 	return ""
 }
 
+// TLSPrimary is the web host whose Traefik orders the ACME certificate
+// (the first host of the first HTTP role); "" without ACME. The others
+// answer the challenge by forwarding it there and serve a copy.
+func (c *Config) TLSPrimary() string {
+	if c.Traefik.TLS == nil || c.Traefik.TLS.ACME == nil {
+		return ""
+	}
+	for _, r := range c.HTTPRoles() {
+		if len(r.Hosts) > 0 {
+			return r.Hosts[0]
+		}
+	}
+	return ""
+}
+
 // HTTPRoles returns the roles that serve HTTP through Traefik, in file order.
 func (c *Config) HTTPRoles() []*Role {
 	var out []*Role

@@ -113,7 +113,7 @@ func load(opts LoadOptions) (*Config, *Error) {
 			dotenvs = append([]map[string]string{vars}, dotenvs...) // later files first
 		}
 	}
-	l := &loader{file: file, lookup: func(name string) (string, bool) {
+	l := &loader{file: file, root: c.Root, lookup: func(name string) (string, bool) {
 		if v, ok := lookup(name); ok {
 			return v, true
 		}

@@ -246,6 +246,7 @@ func (l *loader) traefik(n *node, path string, t *Traefik) {
 		"options":   func(v *node, p string) { t.Options = l.options(v, p) },
 		"labels":    func(v *node, p string) { t.Labels = l.routedLabels(v, p, false) },
 		"env":       func(v *node, p string) { t.Env = l.env(v, p) },
+		"tls":       func(v *node, p string) { t.TLS = l.tls(v, p) },
 	})
 }
 

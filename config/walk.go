@@ -16,6 +16,7 @@ import (
 // and keeps going quietly, so callers need not check after every step.
 type loader struct {
 	file   string // main file, for errors without a node
+	root   string // the project root, where relative files are read
 	lookup func(string) (string, bool)
 	err    *Error
 }

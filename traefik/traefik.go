@@ -27,17 +27,39 @@ const (
 	APIPort = "8080"
 )
 
-// routesMount stands for the route directory's host path in args: the
-// hash must not depend on how that path is written on the command line.
-const routesMount = "ROUTES:/etc/traefik/dynamic:ro"
+const (
+	// Resolver is the certificate resolver of traefik.tls.acme.
+	Resolver = "mrsk"
+	// HTTPSPort is where the websecure entry point listens, and is
+	// published, with traefik.tls.
+	HTTPSPort = 443
+	// acmeDir holds acme.json in the container; on the host it is a
+	// directory of mrsk's state, so certificates survive a Traefik
+	// reboot, a host reboot and `traefik remove`.
+	acmeDir = "/etc/traefik/acme"
+)
+
+// Mount placeholders stand for host paths in args: the hash must not
+// depend on how a path is written on the command line.
+const (
+	routesMount = "ROUTES:/etc/traefik/dynamic:ro"
+	acmeMount   = "ACME:" + acmeDir
+)
 
 // args are the docker run words for c. envFile is the secret env file's
-// path, used when c has secrets.
-func args(c config.Traefik, envFile string) []string {
+// path, used when c has secrets. resolver says this host's Traefik orders
+// the ACME certificate (config.TLSPrimary).
+func args(c config.Traefik, envFile string, resolver bool) []string {
 	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", Name, "--network", container.Network,
-		"--publish", fmt.Sprintf("%d:80", c.HostPort),
-		"--volume", routesMount,
-		"--log-opt", "max-size=10m"}
+		"--publish", fmt.Sprintf("%d:80", c.HostPort)}
+	if c.TLS != nil {
+		words = append(words, "--publish", fmt.Sprintf("%d:%d", HTTPSPort, HTTPSPort))
+	}
+	words = append(words, "--volume", routesMount)
+	if resolver {
+		words = append(words, "--volume", acmeMount)
+	}
+	words = append(words, "--log-opt", "max-size=10m")
 	for _, k := range slices.Sorted(maps.Keys(c.Env.Clear)) {
 		words = append(words, "-e", k+"="+c.Env.Clear[k])
 	}
@@ -60,6 +82,7 @@ func args(c config.Traefik, envFile string) []string {
 		"--api=true", "--api.dashboard=false",
 		"--ping=true",
 		"--global.checknewversion=false", "--global.sendanonymoususage=false")
+	words = append(words, tlsArgs(c.TLS, resolver)...)
 	for _, k := range slices.Sorted(maps.Keys(c.Args)) {
 		v := c.Args[k]
 		if v == nil {
@@ -71,20 +94,51 @@ func args(c config.Traefik, envFile string) []string {
 	return words
 }
 
-// Command is the docker run line for Traefik, mounting routes (the route
-// directory on the host, already a shell word), and the hash of its
+// tlsArgs are the entry point and, on the resolver host, the ACME
+// resolver of traefik.tls. The HTTP-01 challenge is answered on the web
+// entry point; a redirect to HTTPS is per router (route files), which
+// Traefik's challenge handler takes precedence over.
+func tlsArgs(t *config.TLS, resolver bool) []string {
+	if t == nil {
+		return nil
+	}
+	out := []string{fmt.Sprintf("--entrypoints.websecure.address=:%d", HTTPSPort)}
+	if !resolver || t.ACME == nil {
+		return out
+	}
+	r := "--certificatesresolvers." + Resolver + ".acme."
+	out = append(out, r+"email="+t.ACME.Email, r+"storage="+acmeDir+"/acme.json", r+"httpchallenge.entrypoint=web")
+	if t.ACME.CAServer != "" {
+		out = append(out, r+"caserver="+t.ACME.CAServer)
+	}
+	return out
+}
+
+// Mounts are the host paths (shell words) of Traefik's volumes.
+type Mounts struct {
+	Routes string // the route directory, read-only in the container
+	ACME   string // the directory of acme.json (resolver host only)
+}
+
+// Command is the docker run line for Traefik, and the hash of its
 // configuration; the hash, as a label, tells whether a running Traefik has
 // the configuration we want. Secret values are not in it: their change is
 // seen by comparing env files on the host.
-func Command(c config.Traefik, routes, envFile string) (line, hash string) {
-	words := args(c, envFile)
+func Command(c config.Traefik, m Mounts, envFile string, resolver bool) (line, hash string) {
+	words := args(c, envFile, resolver)
 	sum := sha256.Sum256([]byte(strings.Join(words, "\x00")))
 	hash = hex.EncodeToString(sum[:6])
 	var out []string
 	for i, w := range words {
-		if i > 0 && words[i-1] == "--volume" && strings.HasPrefix(w, "ROUTES:") {
-			out = append(out, routes+shellwords.Quote(strings.TrimPrefix(w, "ROUTES")))
-			continue
+		if i > 0 && words[i-1] == "--volume" {
+			if rest, ok := strings.CutPrefix(w, "ROUTES"); ok && w == routesMount {
+				out = append(out, m.Routes+shellwords.Quote(rest))
+				continue
+			}
+			if rest, ok := strings.CutPrefix(w, "ACME"); ok && w == acmeMount {
+				out = append(out, m.ACME+shellwords.Quote(rest))
+				continue
+			}
 		}
 		out = append(out, shellwords.Quote(w))
 	}

@@ -23,10 +23,38 @@ func TestCommand(t *testing.T) {
 		{full, `docker run --detach --restart unless-stopped --name traefik --label mrsk.config=c224d281c57f --network mrsk --publish 8081:80 --volume "$HOME"/.mrsk/traefik/dynamic:/etc/traefik/dynamic:ro --log-opt max-size=10m -e A=1 -e 'B=b c' --env-file .mrsk/env/traefik/traefik.env --label l=v --memory 64m traefik:v3.6 --entrypoints.web.address=:80 --entrypoints.traefik.address=:8080 --providers.file.directory=/etc/traefik/dynamic --providers.file.watch=true --providers.providersThrottleDuration=500ms --api=true --api.dashboard=false --ping=true --global.checknewversion=false --global.sendanonymoususage=false --accesslog --log.level=DEBUG`, "c224d281c57f"},
 		{config.Traefik{Image: "traefik:v3.6", HostPort: 80}, `docker run --detach --restart unless-stopped --name traefik --label mrsk.config=35fecc1efb93 --network mrsk --publish 80:80 --volume "$HOME"/.mrsk/traefik/dynamic:/etc/traefik/dynamic:ro --log-opt max-size=10m traefik:v3.6 --entrypoints.web.address=:80 --entrypoints.traefik.address=:8080 --providers.file.directory=/etc/traefik/dynamic --providers.file.watch=true --providers.providersThrottleDuration=500ms --api=true --api.dashboard=false --ping=true --global.checknewversion=false --global.sendanonymoususage=false`, "35fecc1efb93"},
 	} {
-		line, hash := Command(tc.c, `"$HOME"/.mrsk/traefik/dynamic`, ".mrsk/env/traefik/traefik.env")
+		line, hash := Command(tc.c, Mounts{Routes: `"$HOME"/.mrsk/traefik/dynamic`}, ".mrsk/env/traefik/traefik.env", false)
 		if line != tc.line || hash != tc.hash {
 			t.Errorf("Command =\n%s %s\nwant\n%s %s", line, hash, tc.line, tc.hash)
 		}
+	}
+}
+
+// With traefik.tls, every host gets the websecure entry point on 443; only
+// the resolver host orders certificates, into acme.json on a host volume.
+func TestCommandTLS(t *testing.T) {
+	c := config.Traefik{Image: "traefik:v3.6", HostPort: 80, TLS: &config.TLS{Hosts: []string{"app.test"},
+		ACME: &config.ACME{Email: "ops@app.test", CAServer: "https://ca.test/dir", Challenge: "http"}}}
+	m := Mounts{Routes: "R", ACME: "A"}
+	resolver, rh := Command(c, m, "env", true)
+	other, oh := Command(c, m, "env", false)
+	for _, want := range []string{"--publish 443:443", "--volume A:/etc/traefik/acme", "--entrypoints.websecure.address=:443",
+		"--certificatesresolvers.mrsk.acme.email=ops@app.test", "--certificatesresolvers.mrsk.acme.storage=/etc/traefik/acme/acme.json",
+		"--certificatesresolvers.mrsk.acme.httpchallenge.entrypoint=web", "--certificatesresolvers.mrsk.acme.caserver=https://ca.test/dir"} {
+		if !strings.Contains(resolver, want) {
+			t.Errorf("resolver host's Traefik lacks %q:\n%s", want, resolver)
+		}
+	}
+	if !strings.Contains(other, "--publish 443:443") || !strings.Contains(other, "--entrypoints.websecure.address=:443") ||
+		strings.Contains(other, "certificatesresolvers") || strings.Contains(other, "acme") {
+		t.Errorf("other hosts serve 443 without a resolver:\n%s", other)
+	}
+	if rh == oh {
+		t.Error("resolver and other hosts have the same configuration hash")
+	}
+	c.TLS.ACME.Email = "new@app.test"
+	if _, h := Command(c, m, "env", true); h == rh {
+		t.Error("a changed ACME e-mail does not change the hash (Traefik would keep the old one)")
 	}
 }
 
@@ -35,7 +63,7 @@ func TestCommand(t *testing.T) {
 func TestCommandHasNoSecret(t *testing.T) {
 	command := func(token string) (string, string) {
 		return Command(config.Traefik{Image: "traefik:v3", HostPort: 80,
-			Env: config.Env{Secret: map[string]config.Secret{"TOKEN": config.NewSecret(token)}}}, "routes", "env")
+			Env: config.Env{Secret: map[string]config.Secret{"TOKEN": config.NewSecret(token)}}}, Mounts{Routes: "routes"}, "env", false)
 	}
 	l1, h1 := command("aaaa")
 	l2, h2 := command("bbbb")

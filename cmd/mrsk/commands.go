@@ -185,6 +185,7 @@ func (c *AppExecCmd) Run(app *App, g *Globals) error {
 type TraefikCmd struct {
 	Boot   simple         `cmd:"" help:"Start Traefik where it is not running."`
 	Reboot simple         `cmd:"" help:"Recreate Traefik with the current configuration."`
+	Certs  simple         `cmd:"" help:"Copy the ACME certificate of traefik.tls to every web host (run it on a schedule if deploys are rare)."`
 	Start  simple         `cmd:"" help:"Start Traefik."`
 	Stop   simple         `cmd:"" help:"Stop Traefik."`
 	Info   simple         `cmd:"" help:"Show Traefik containers."`
