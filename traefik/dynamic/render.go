@@ -1,0 +1,284 @@
+package dynamic
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultRule sends every request on the router's entry points to the role.
+const DefaultRule = "PathPrefix(`/`)"
+
+// Header is the first line of every route file.
+const Header = "# Written by mrsk: do not edit, the next deploy rewrites it.\n"
+
+// TLS is a role's HTTPS from mrsk's own settings (not labels).
+type TLS struct {
+	Hosts        []string // the Host rule and the certificate's names
+	CertResolver string   // "" for a certificate from Traefik's TLS store
+	Redirect     bool     // HTTP requests get a permanent redirect to HTTPS
+}
+
+// Options are what mrsk adds to a role's labels to make its route.
+type Options struct {
+	// Key names the router and the service that mrsk owns for the role,
+	// e.g. "hey-web" (Kamal 1's <service>-<role>[-<destination>]).
+	Key string
+	// URL is the container's server, http://ADDR:PORT; server.scheme and
+	// server.port labels change its scheme and port.
+	URL string
+	// EntryPoints are the public entry points, for routers whose labels
+	// name none; default ["web"].
+	EntryPoints []string
+	// TLS, when set, serves Key's router on websecure with a certificate,
+	// and plain HTTP on router Key-http (redirecting, if asked).
+	TLS *TLS
+}
+
+// Build is the dynamic configuration of the role's route: the router and
+// the service named Key (Kamal 1 always had them), with the labels'
+// routers, middlewares and service settings merged in. It does not change
+// l. A *LabelError names a label whose reference cannot be kept.
+func (l *Labels) Build(o Options) (*HTTP, error) {
+	if o.Key == "" {
+		return nil, fmt.Errorf("route: no key")
+	}
+	u, err := url.Parse(o.URL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("route %s: bad server URL %q", o.Key, o.URL)
+	}
+	eps := o.EntryPoints
+	if len(eps) == 0 {
+		eps = []string{"web"}
+	}
+	rule := DefaultRule
+	h := &HTTP{Routers: map[string]*Router{o.Key: {}}, Middlewares: map[string]*Middleware{}, Services: map[string]*Service{}}
+	httpKey := ""
+	if t := o.TLS; t != nil {
+		if len(t.Hosts) > 0 {
+			hosts := make([]string, len(t.Hosts))
+			for i, host := range t.Hosts {
+				hosts[i] = "Host(`" + host + "`)"
+			}
+			rule = strings.Join(hosts, " || ")
+		}
+		tls := &RouterTLS{CertResolver: t.CertResolver}
+		if len(t.Hosts) > 0 {
+			tls.Domains = []Domain{{Main: t.Hosts[0], SANs: slices.Clone(t.Hosts[1:])}}
+		}
+		h.Routers[o.Key] = &Router{EntryPoints: []string{"websecure"}, TLS: tls}
+		httpKey = o.Key + "-http"
+		hr := &Router{EntryPoints: []string{"web"}}
+		if t.Redirect {
+			redirect := o.Key + "-https-redirect"
+			hr.Middlewares = []string{redirect}
+			h.Middlewares[redirect] = &Middleware{RedirectScheme: &RedirectScheme{Scheme: "https", Permanent: true}}
+		}
+		h.Routers[httpKey] = hr
+	}
+
+	// The labels' middlewares, their references as the file names them.
+	for name, m := range l.HTTP.Middlewares {
+		c := *m
+		if m.Chain != nil {
+			refs := make([]string, len(m.Chain.Middlewares))
+			for i, ref := range m.Chain.Middlewares {
+				refs[i], _ = l.middlewareRef(ref) // checked by Decode
+			}
+			c.Chain = &Chain{Middlewares: refs}
+		}
+		if m.Errors != nil && m.Errors.Service != "" {
+			e := *m.Errors
+			if e.Service, err = l.serviceRef(m.Errors.Service, o.Key, true); err != nil {
+				return nil, &LabelError{l.keyOf("middlewares", name, "errors", "service"), err.Error()}
+			}
+			c.Errors = &e
+		}
+		h.Middlewares[name] = &c
+	}
+
+	// The labels' routers, over those mrsk makes (names compared as
+	// Traefik compares label names: in any case).
+	for _, name := range slices.Sorted(maps.Keys(l.HTTP.Routers)) {
+		r := l.HTTP.Routers[name]
+		target := name
+		for _, own := range []string{o.Key, httpKey} {
+			if own != "" && strings.EqualFold(name, own) {
+				target = own
+			}
+		}
+		base := h.Routers[target]
+		if base == nil {
+			base = &Router{}
+			h.Routers[target] = base
+		}
+		if err := l.overlay(base, r, name, o.Key); err != nil {
+			return nil, err
+		}
+	}
+
+	// Defaults: the Key-http router follows the Key router.
+	key := h.Routers[o.Key]
+	if key.Rule == "" {
+		key.Rule = rule
+	}
+	if httpKey != "" {
+		hr := h.Routers[httpKey]
+		if hr.Rule == "" {
+			hr.Rule = key.Rule
+		}
+		if hr.Priority == 0 {
+			hr.Priority = key.Priority
+		}
+	}
+	for _, r := range h.Routers {
+		if r.Rule == "" {
+			r.Rule = rule
+		}
+		if len(r.EntryPoints) == 0 {
+			r.EntryPoints = slices.Clone(eps)
+		}
+		if r.Service == "" {
+			r.Service = o.Key
+		}
+	}
+
+	// The one service: the role's container, with the labels' settings.
+	lb := &LoadBalancer{}
+	var srv Server
+	for _, s := range l.HTTP.Services { // at most one (Decode)
+		if s.LoadBalancer != nil {
+			*lb = *s.LoadBalancer
+			if len(s.LoadBalancer.Servers) > 0 {
+				srv = s.LoadBalancer.Servers[0]
+			}
+		}
+	}
+	if srv.Scheme != "" {
+		u.Scheme = srv.Scheme
+	}
+	if srv.Port != "" {
+		u.Host = net.JoinHostPort(u.Hostname(), srv.Port)
+	}
+	lb.Servers = []Server{{URL: u.String(), Weight: srv.Weight, PreservePath: srv.PreservePath}}
+	h.Services[o.Key] = &Service{LoadBalancer: lb}
+	return h, nil
+}
+
+// overlay sets on base what label router r (named name) sets.
+func (l *Labels) overlay(base, r *Router, name, key string) error {
+	if len(r.EntryPoints) > 0 {
+		base.EntryPoints = slices.Clone(r.EntryPoints)
+	}
+	if len(r.Middlewares) > 0 {
+		base.Middlewares = make([]string, len(r.Middlewares))
+		for i, ref := range r.Middlewares {
+			base.Middlewares[i], _ = l.middlewareRef(ref) // checked by Decode
+		}
+	}
+	if r.Service != "" {
+		s, err := l.serviceRef(r.Service, key, false)
+		if err != nil {
+			return &LabelError{l.keyOf("routers", name, "service"), err.Error()}
+		}
+		base.Service = s
+	}
+	if r.Rule != "" {
+		base.Rule = r.Rule
+	}
+	if r.RuleSyntax != "" {
+		base.RuleSyntax = r.RuleSyntax
+	}
+	if r.Priority != 0 {
+		base.Priority = r.Priority
+	}
+	if r.TLS != nil {
+		tls := &RouterTLS{}
+		if base.TLS != nil {
+			*tls = *base.TLS
+		}
+		if r.TLS.Options != "" {
+			tls.Options = r.TLS.Options
+		}
+		if r.TLS.CertResolver != "" {
+			tls.CertResolver = r.TLS.CertResolver
+		}
+		if len(r.TLS.Domains) > 0 {
+			tls.Domains = slices.Clone(r.TLS.Domains)
+		}
+		base.TLS = tls
+	}
+	if r.Observability != nil {
+		o := *r.Observability
+		base.Observability = &o
+	}
+	return nil
+}
+
+// Marshal writes h as a route file: YAML in Traefik's names, maps sorted,
+// so the same configuration is always the same bytes.
+func (h *HTTP) Marshal() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(Header)
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(struct {
+		HTTP *HTTP `yaml:"http"`
+	}{h}); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Render is the route file of the role (Build, then Marshal), and the
+// names of its routers, sorted, for a caller to confirm them with
+// Traefik's API.
+func (l *Labels) Render(o Options) (file []byte, routers []string, err error) {
+	h, err := l.Build(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	file, err = h.Marshal()
+	if err != nil {
+		return nil, nil, err
+	}
+	return file, slices.Sorted(maps.Keys(h.Routers)), nil
+}
+
+// routeFile is what ServerURLs reads of a route file.
+type routeFile struct {
+	HTTP struct {
+		Services map[string]struct {
+			LoadBalancer struct {
+				Servers []struct {
+					URL string `yaml:"url"`
+				} `yaml:"servers"`
+			} `yaml:"loadBalancer"`
+		} `yaml:"services"`
+	} `yaml:"http"`
+}
+
+// ServerURLs are the servers a route file names (services in name order).
+// A file that is not YAML names none.
+func ServerURLs(file []byte) []string {
+	var f routeFile
+	if err := yaml.Unmarshal(file, &f); err != nil {
+		return nil
+	}
+	var urls []string
+	for _, name := range slices.Sorted(maps.Keys(f.HTTP.Services)) {
+		for _, s := range f.HTTP.Services[name].LoadBalancer.Servers {
+			urls = append(urls, s.URL)
+		}
+	}
+	return urls
+}
