@@ -28,16 +28,17 @@ const (
 	maxLoadRequests = 500_000
 )
 
-func startLoad(url string, workers int) *loadGen {
+// client sends the requests over keep-alive connections (for HTTPS, verified
+// against opts' root): a deploy must not break a connection a client holds.
+func startLoad(url string, workers int, client *http.Client, opts httpOpts) *loadGen {
 	ctx, cancel := context.WithTimeout(context.Background(), maxLoadTime)
 	g := &loadGen{cancel: cancel}
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
 	for i := 0; i < workers; i++ {
 		g.done.Add(1)
 		go func() {
 			defer g.done.Done()
 			for ctx.Err() == nil && g.total.Load() < maxLoadRequests {
-				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+				req, _ := opts.newRequest(ctx, url)
 				resp, err := client.Do(req)
 				if ctx.Err() != nil {
 					return // stopped mid-request: not a failure of the server
@@ -64,25 +65,30 @@ func startLoad(url string, workers int) *loadGen {
 	return g
 }
 
-// loadCmd: `load start NAME URL [WORKERS]` and `load stop NAME MIN`. stop
-// waits until at least MIN requests were made, prints the counts, and fails
-// on any failed request or on fewer than MIN.
+// loadCmd: `load start NAME URL [WORKERS] [-resolve NAME:IP] [-root FILE]
+// [-host NAME]` and `load stop NAME MIN`. stop waits until at least MIN
+// requests were made, prints the counts, and fails on any failed request or
+// on fewer than MIN. An https URL is verified against -root (pebble's root:
+// `pebble root FILE`); -resolve dials a name the test process cannot resolve.
 func loadCmd() func(ts *testscript.TestScript, neg bool, args []string) {
 	var mu sync.Mutex
 	gens := map[string]*loadGen{}
 	return func(ts *testscript.TestScript, neg bool, args []string) {
-		if len(args) < 3 {
-			ts.Fatalf("usage: load start NAME URL [WORKERS] | load stop NAME MIN")
+		opts, args, err := parseHTTPArgs(args, "-resolve", "-root", "-host")
+		if err != nil || len(args) < 3 {
+			ts.Fatalf("usage: load start NAME URL [WORKERS] [-resolve NAME:IP] [-root FILE] [-host NAME] | load stop NAME MIN (%v)", err)
 		}
 		key := fmt.Sprintf("%p/%s", ts, args[1])
 		switch args[0] {
 		case "start":
 			workers := 8
 			if len(args) > 3 {
-				workers, _ = strconv.Atoi(args[3])
+				workers, err = strconv.Atoi(args[3])
+				ts.Check(err)
 			}
+			client := &http.Client{Timeout: 10 * time.Second, Transport: opts.transport(ts, workers)}
 			mu.Lock()
-			gens[key] = startLoad(args[2], workers)
+			gens[key] = startLoad(args[2], workers, client, opts)
 			mu.Unlock()
 		case "stop":
 			min, err := strconv.Atoi(args[2])

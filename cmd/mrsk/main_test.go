@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,7 +73,12 @@ func TestSandbox(t *testing.T) {
 			if err := resetSandbox(root, e.Getenv); err != nil {
 				return err
 			}
-			return setup(root)(e)
+			if err := setup(root)(e); err != nil {
+				return err
+			}
+			// `pebble orders` counts from here: what this scenario caused.
+			markPebbleLog(e)
+			return nil
 		},
 		Cmds:                commands(root),
 		RequireExplicitExec: true,
@@ -170,7 +173,20 @@ func goEnv(key string) string {
 
 func commands(root string) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
 	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
-		"load": loadCmd(),
+		"load": loadCmd(), // load_test.go: load start NAME URL [WORKERS] [-resolve NAME:IP] [-root FILE] | load stop NAME MIN
+		// pebble root FILE | pebble mark | pebble orders NAME (https_test.go):
+		// the sandbox ACME server's issuing root, and the orders (challenges
+		// validated) and certificates for NAME in its log since the scenario
+		// started or the last mark.
+		"pebble": pebbleCmd(),
+		// httpsget [-resolve NAME:IP] [-root FILE] [-host NAME] [-noredirect] URL
+		// prints the body and a line "cert CN=... SAN=a,b issuer=..." of the
+		// served certificate, verified against FILE (never skipped); retries
+		// connection and certificate errors for up to 10s (a fresh Traefik
+		// serves its default certificate until its ACME order completes);
+		// fails on a non-2xx answer (with -noredirect a 3xx prints
+		// "STATUS LOCATION" and passes).
+		"httpsget": getCmd("httpsget", 10*time.Second, true),
 		// example NAME copies examples/NAME into the work directory.
 		"example": func(ts *testscript.TestScript, neg bool, args []string) {
 			if len(args) != 1 {
@@ -182,33 +198,12 @@ func commands(root string) map[string]func(ts *testscript.TestScript, neg bool, 
 				ts.Fatalf("copy example: %v\n%s", err, out)
 			}
 		},
-		// httpget URL prints the body of a GET (retrying connection errors
-		// for up to 5s); fails on a non-2xx answer.
-		"httpget": func(ts *testscript.TestScript, neg bool, args []string) {
-			if len(args) != 1 {
-				ts.Fatalf("usage: httpget URL")
-			}
-			client := &http.Client{Timeout: 5 * time.Second}
-			var lastErr error
-			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-				resp, err := client.Get(args[0])
-				if err != nil {
-					lastErr = err
-					continue
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				ts.Stdout().Write(body)
-				ok := resp.StatusCode >= 200 && resp.StatusCode < 300
-				if ok == neg {
-					ts.Fatalf("GET %s: %s", args[0], resp.Status)
-				}
-				return
-			}
-			if !neg {
-				ts.Fatalf("GET %s: %v", args[0], lastErr)
-			}
-		},
+		// httpget [-resolve NAME:IP] [-host NAME] [-noredirect] URL prints
+		// the body of a GET (retrying connection errors for up to 5s); fails
+		// on a non-2xx answer. -noredirect prints "STATUS LOCATION" for a
+		// 3xx instead of following it (and passes); -host sets the Host
+		// header; -resolve dials NAME at IP (see https_test.go).
+		"httpget": getCmd("httpget", 5*time.Second, false),
 		// logmark NAME FILE remembers FILE's current size; lognew NAME FILE
 		// REGEXP then matches only lines written after the mark.
 		"logmark": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -241,6 +236,23 @@ func commands(root string) map[string]func(ts *testscript.TestScript, neg bool, 
 					ts.Fatalf("%s: new lines match %q: %s", args[1], args[2], found)
 				}
 				ts.Fatalf("%s: no new line matches %q", args[1], args[2])
+			}
+		},
+		// sandboxput N FILE PATH writes the work directory's FILE to PATH
+		// inside sandbox host N (its /tmp and /root are its own: a host
+		// does not see the work directory).
+		"sandboxput": func(ts *testscript.TestScript, neg bool, args []string) {
+			if len(args) != 3 || neg {
+				ts.Fatalf("usage: sandboxput N FILE PATH")
+			}
+			f, err := os.Open(ts.MkAbs(args[1]))
+			ts.Check(err)
+			defer f.Close()
+			cmd := exec.Command(filepath.Join(root, "sandbox", "sandbox.sh"), "exec", args[0],
+				"sh", "-c", `mkdir -p "$(dirname "$1")" && cat >"$1"`, "sh", args[2])
+			cmd.Stdin = f
+			if out, err := cmd.CombinedOutput(); err != nil {
+				ts.Fatalf("sandboxput %s: %v\n%s", strings.Join(args, " "), err, out)
 			}
 		},
 		// sandbox N CMD... runs CMD inside sandbox host N.
