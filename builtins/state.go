@@ -12,8 +12,8 @@ import (
 
 // stateFiles are the files mrsk keeps on a host for this service (and
 // destination): per role its route, route backups and env file, and the
-// audit log. With traefik, Traefik's own files too (its secret env file
-// and API route), which only make sense while it runs.
+// audit log. With traefik, Traefik's own files too (its secret env file,
+// API route and TLS files), which only make sense while it runs.
 func (rt *Runtime) stateFiles(traefik bool) []string {
 	var files []string
 	for _, r := range rt.Config.Roles {
@@ -23,7 +23,9 @@ func (rt *Runtime) stateFiles(traefik bool) []string {
 	}
 	files = append(files, quote(rt.auditFile()))
 	if traefik {
-		files = append(files, quote(path.Dir(traefikEnvFile)), quote(apiRouteFile))
+		// The TLS store, the challenge forward and acme.json go too: a
+		// removal leaves nothing (traefik reboot and remove keep them).
+		files = append(files, quote(path.Dir(traefikEnvFile)), quote(apiRouteFile), quote(tlsFile), quote(acmeRouteFile), quote(acmeStateDir))
 	}
 	return files
 }
