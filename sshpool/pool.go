@@ -338,6 +338,61 @@ func (p *Pool) Dial(ctx context.Context, host, network, addr string) (net.Conn, 
 	return conn, nil
 }
 
+// Listen asks the host's sshd to listen on addr on the host's side (a
+// remote port forward, "tcpip-forward"; port 0 lets sshd pick one, read it
+// from the listener's Addr) and returns the listener: each connection made
+// to it there is accepted here, through the host's one connection.
+// Closing the listener cancels the forward. A host whose sshd refuses
+// forwards (AllowTcpForwarding no) fails with an error saying so.
+func (p *Pool) Listen(ctx context.Context, host, network, addr string) (net.Listener, error) {
+	ep, err := p.target(host)
+	if err != nil {
+		return nil, err
+	}
+	h, c, err := p.get(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := listenCtx(ctx, c, network, addr)
+	if err != nil && ctx.Err() == nil && !p.alive(c) {
+		// Dead connection not yet noticed: redial once.
+		p.drop(h, c)
+		if _, c, err = p.get(ctx, ep); err != nil {
+			return nil, err
+		}
+		ln, err = listenCtx(ctx, c, network, addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ssh %s: listen on %s %s: %w", ep.label, network, addr, cleanErr(err))
+	}
+	return ln, nil
+}
+
+// listenCtx is c.Listen, which takes no context, given up when ctx ends
+// (the forward is then cancelled as soon as sshd answers).
+func listenCtx(ctx context.Context, c *ssh.Client, network, addr string) (net.Listener, error) {
+	type result struct {
+		ln  net.Listener
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ln, err := c.Listen(network, addr)
+		done <- result{ln, err}
+	}()
+	select {
+	case r := <-done:
+		return r.ln, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.ln != nil {
+				r.ln.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+}
+
 // Connect opens the host's connection (dial, handshake, host key check,
 // authentication) unless it is open already, and runs nothing: the check
 // that a host answers, without a session's round trips. Its errors are

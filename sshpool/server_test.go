@@ -47,7 +47,10 @@ type testServer struct {
 	// OpenSSH does for root sessions.
 	likeOpenSSHRoot bool
 	handshakes      *gauge // connections between accept and auth done
-	writeDelay      time.Duration
+	// forwarding makes the server accept tcpip-forward requests (remote
+	// port forwards), listening on 127.0.0.1, as OpenSSH does by default.
+	forwarding bool
+	writeDelay time.Duration
 
 	mu      sync.Mutex
 	live    map[net.Conn]bool
@@ -94,6 +97,8 @@ func withHandshakeGauge(g *gauge) serverOpt {
 }
 
 // withOpenSSHRootBehaviour: see testServer.likeOpenSSHRoot.
+func withForwarding() serverOpt { return func(s *testServer) { s.forwarding = true } }
+
 func withOpenSSHRootBehaviour() serverOpt {
 	return func(s *testServer) { s.likeOpenSSHRoot = true }
 }
@@ -220,9 +225,19 @@ func (s *testServer) handleConn(nc net.Conn) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
+		forwards := map[uint32]net.Listener{}
+		defer func() {
+			for _, ln := range forwards {
+				ln.Close()
+			}
+		}()
 		for req := range reqs {
 			if req.Type == "keepalive@openssh.com" && s.hangKeepalive.Load() {
 				continue // never answered
+			}
+			if s.forwarding && (req.Type == "tcpip-forward" || req.Type == "cancel-tcpip-forward") {
+				s.handleForward(sc, req, forwards)
+				continue
 			}
 			// OpenSSH answers keepalive@openssh.com with a failure.
 			if req.WantReply {
@@ -244,6 +259,57 @@ func (s *testServer) handleConn(nc net.Conn) {
 		}
 	}
 	chWG.Wait()
+}
+
+// handleForward serves tcpip-forward (listen on 127.0.0.1, open a
+// forwarded-tcpip channel per connection) and cancel-tcpip-forward.
+func (s *testServer) handleForward(sc *ssh.ServerConn, req *ssh.Request, forwards map[uint32]net.Listener) {
+	var m struct {
+		Addr string
+		Port uint32
+	}
+	if err := ssh.Unmarshal(req.Payload, &m); err != nil {
+		req.Reply(false, nil)
+		return
+	}
+	if req.Type == "cancel-tcpip-forward" {
+		if ln := forwards[m.Port]; ln != nil {
+			ln.Close()
+			delete(forwards, m.Port)
+		}
+		req.Reply(true, nil)
+		return
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(m.Port))))
+	if err != nil {
+		req.Reply(false, nil)
+		return
+	}
+	port := uint32(ln.Addr().(*net.TCPAddr).Port)
+	forwards[port] = ln
+	req.Reply(true, ssh.Marshal(struct{ Port uint32 }{port}))
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			ra := c.RemoteAddr().(*net.TCPAddr)
+			ch, reqs, err := sc.OpenChannel("forwarded-tcpip", ssh.Marshal(struct {
+				Addr       string
+				Port       uint32
+				OriginAddr string
+				OriginPort uint32
+			}{m.Addr, port, ra.IP.String(), uint32(ra.Port)}))
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go ssh.DiscardRequests(reqs)
+			go func() { io.Copy(ch, c); ch.CloseWrite() }()
+			go func() { io.Copy(c, ch); c.Close(); ch.Close() }()
+		}
+	}()
 }
 
 func (s *testServer) handleSession(nch ssh.NewChannel) {
