@@ -167,7 +167,7 @@ func TestErrors(t *testing.T) {
 		{name: "traefik arg name", main: ok + "traefik:\n  args:\n    'log level': DEBUG\n", want: "config/deploy.yml:6:5: traefik.args.log level: invalid option name"},
 		{name: "traefik label key", main: ok + "traefik:\n  labels:\n    'a b': c\n", want: "config/deploy.yml:6:5: traefik.labels.a b: invalid label key"},
 		{name: "traefik label on traefik", main: ok + "traefik:\n  labels:\n    traefik.enable: 'true'\n", want: "config/deploy.yml:6:5: traefik.labels.traefik.enable: Traefik label not supported"},
-		{name: "traefik label on app", main: ok + "labels:\n  traefik.http.routers.hey.entrypoints: websecure\n", want: "config/deploy.yml:5:3: labels.traefik.http.routers.hey.entrypoints: Traefik label not supported"},
+		{name: "traefik label on app", main: ok + "labels:\n  traefik.tcp.routers.hey.entrypoints: websecure\n", want: "config/deploy.yml:5:3: labels.traefik.tcp.routers.hey.entrypoints: mrsk routes HTTP only"},
 		{name: "traefik label on accessory", main: ok + "accessories:\n  db:\n    image: mysql:8\n    host: 10.0.0.1\n    labels:\n      traefik.enable: 'true'\n", want: "config/deploy.yml:9:7: accessories.db.labels.traefik.enable: Traefik label not supported"},
 		{name: "labels key with =", main: ok + "labels:\n  'a=b': c\n", want: `config/deploy.yml:5:3: labels.a=b: invalid label key: must not be empty or contain "=" or spaces`},
 		{name: "role label key", main: head + "servers:\n  web:\n    hosts: [a]\n    labels:\n      'x y': z\n", want: "config/deploy.yml:7:7: servers.web.labels.x y: invalid label key"},

@@ -212,6 +212,10 @@ func (l *loader) build(root *node, c *Config) {
 		}
 		c.Roles = append(c.Roles, r.role)
 	}
+	l.routeLabels(c, roles, root)
+	if l.err != nil {
+		return
+	}
 
 	// Accessories: resolve host, hosts and roles.
 	for _, a := range accs {

@@ -243,19 +243,13 @@ func checkLabelKey(k string) string {
 	return ""
 }
 
-// checkTraefikLabel refuses a traefik.* label that mrsk would not honour.
-func checkTraefikLabel(k string, rule bool) string {
-	lk := strings.ToLower(k)
-	if !strings.HasPrefix(lk, "traefik.") {
+// checkTraefikLabel refuses a traefik.* label on a container that Traefik
+// does not route to (Traefik itself, accessories).
+func checkTraefikLabel(k string) string {
+	if !strings.HasPrefix(strings.ToLower(k), "traefik.") {
 		return ""
 	}
-	if rule && strings.HasPrefix(lk, "traefik.http.routers.") && strings.HasSuffix(lk, ".rule") && strings.Count(lk, ".") == 4 {
-		return ""
-	}
-	if rule {
-		return "Traefik label not supported: Traefik routes by the files mrsk writes, not by container labels, and only traefik.http.routers.<name>.rule is read from them"
-	}
-	return "Traefik label not supported: Traefik routes by the files mrsk writes, not by container labels (it has no Docker socket)"
+	return "Traefik label not supported: Traefik routes by the files mrsk writes, not by container labels (it has no Docker socket); traefik.* labels are read from a role's or the top-level labels only"
 }
 
 // checkHealthPath checks healthcheck.path, requested as http://ADDR:PORT+path.

@@ -122,14 +122,18 @@ func (l *loader) labels(n *node, path string) map[string]string {
 
 // routedLabels reads labels of containers that Traefik might have read.
 // Traefik runs on route files mrsk writes, not on container labels (no
-// Docker socket), so a traefik.* label would be accepted and do nothing:
-// it is refused, but for an app role's router rule (rule=true), which the
-// route file takes.
-func (l *loader) routedLabels(n *node, path string, rule bool) map[string]string {
+// Docker socket). An app's traefik.* labels (app=true: roles and the
+// top-level labels) are translated into its route file, and checked once
+// the roles are known (routeLabels); on any other container a traefik.*
+// label would be accepted and do nothing, so it is refused.
+func (l *loader) routedLabels(n *node, path string, app bool) map[string]string {
 	m := l.labels(n, path)
+	if app {
+		return m
+	}
 	for _, p := range pairsOf(n) {
 		if k := p.key.value; !ignored(k) {
-			l.check(p.key, joinPath(path, k), checkTraefikLabel(k, rule))
+			l.check(p.key, joinPath(path, k), checkTraefikLabel(k))
 		}
 	}
 	return m
