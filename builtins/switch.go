@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/mrsk-go/mrsk/executor"
-	"github.com/mrsk-go/mrsk/traefik"
+	"github.com/mrsk-go/mrsk/traefik/dynamic"
 )
 
 // The switch of one host from its old container to a new one is a state
@@ -131,7 +131,9 @@ func (rt *Runtime) undoSwitch(ctx context.Context, sw *hostSwitch) error {
 			return nil
 		}
 		cctx, cancel := context.WithTimeout(ctx, reconfirmFor)
-		err = rt.awaitServers(cctx, sw.host, key, urls)
+		// The servers alone: the previous route's routers were confirmed
+		// (or not) when it was written.
+		err = rt.awaitServers(cctx, sw.host, key, urls, nil)
 		cancel()
 		if err != nil {
 			rt.Out.Always(sw.host, fmt.Sprintf("UNCONFIRMED: kept %s running: the route %s was put back to %s, but Traefik did not confirm it (%v)", sw.name, key, describeServers(urls), err))
@@ -255,5 +257,5 @@ func (rt *Runtime) restoreRoute(ctx context.Context, host, key string) ([]string
 	if err != nil {
 		return nil, err
 	}
-	return traefik.RouteURLs(res.Stdout), nil
+	return dynamic.ServerURLs([]byte(res.Stdout)), nil
 }

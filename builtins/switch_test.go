@@ -9,6 +9,7 @@ import (
 
 	"github.com/mrsk-go/mrsk/config"
 	"github.com/mrsk-go/mrsk/traefik"
+	"github.com/mrsk-go/mrsk/traefik/dynamic"
 )
 
 // sh runs line with /bin/sh in dir (standing in for a host's home).
@@ -25,6 +26,20 @@ func testRuntime(runID string) *Runtime {
 	rt := NewRuntime(&config.Config{Service: "hey"}, nil, nil, Options{})
 	rt.runID = runID
 	return rt
+}
+
+// testRoute is the route file of role key without labels, to url.
+func testRoute(t *testing.T, key, url string) string {
+	t.Helper()
+	l, err := dynamic.Decode(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _, err := l.Render(dynamic.Options{Key: key, URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(file)
 }
 
 func readRoute(t *testing.T, home, key string) string {
@@ -47,8 +62,8 @@ func TestRouteWriteRestore(t *testing.T) {
 		t.Skip("no flock here")
 	}
 	const key = "hey-web"
-	oldRoute := traefik.Route(key, traefik.DefaultRule, "http://10.0.0.5:3000")
-	newRoute := traefik.Route(key, traefik.DefaultRule, "http://10.0.0.6:3000")
+	oldRoute := testRoute(t, key, "http://10.0.0.5:3000")
+	newRoute := testRoute(t, key, "http://10.0.0.6:3000")
 	tests := []struct {
 		name      string
 		before    string // "" means no route file
@@ -101,7 +116,7 @@ func TestRouteWriteRestore(t *testing.T) {
 			if got := readRoute(t, home, key); got != tc.want {
 				t.Errorf("route after restore:\n%s\nwant:\n%s", got, tc.want)
 			}
-			if got := traefik.RouteURLs(out); !traefik.SameServers(got, tc.wantURLs) {
+			if got := dynamic.ServerURLs([]byte(out)); !traefik.SameServers(got, tc.wantURLs) {
 				t.Errorf("restore reported servers %v, want %v", got, tc.wantURLs)
 			}
 			// Nothing Traefik would load is left beside the route.
@@ -123,9 +138,9 @@ func TestRouteBackupIsPerRun(t *testing.T) {
 	}
 	const key = "hey-web"
 	home := t.TempDir()
-	r1 := traefik.Route(key, traefik.DefaultRule, "http://10.0.0.1:3000")
-	r2 := traefik.Route(key, traefik.DefaultRule, "http://10.0.0.2:3000")
-	r3 := traefik.Route(key, traefik.DefaultRule, "http://10.0.0.3:3000")
+	r1 := testRoute(t, key, "http://10.0.0.1:3000")
+	r2 := testRoute(t, key, "http://10.0.0.2:3000")
+	r3 := testRoute(t, key, "http://10.0.0.3:3000")
 	for i, r := range []string{r1, r2} {
 		rt := testRuntime(string(rune('a' + i)))
 		if out, err := sh(t, home, rt.routeWriteLine(key, len(r)), r); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/mrsk-go/mrsk/engine"
 	"github.com/mrsk-go/mrsk/executor"
 	"github.com/mrsk-go/mrsk/traefik"
+	"github.com/mrsk-go/mrsk/traefik/dynamic"
 )
 
 // Where Traefik's files live on each host (package traefik says why routes
@@ -108,11 +109,31 @@ func (rt *Runtime) routeFile(role string) string {
 	return path.Join(routeDir, rt.roleKey(role)+".yml")
 }
 
-func (rt *Runtime) roleLabels(role string) map[string]string {
-	if r, err := rt.role(role); err == nil {
-		return r.Labels
+// routeOptions are what mrsk adds to role's labels to route it to url
+// (the container's server, http://ADDR:PORT): the router and service key,
+// the public entry points and TLS. Extend here (TLS from traefik.tls, the
+// websecure entry point); config's load-time check of the labels
+// (config/labels.go) builds with Key and URL only.
+func (rt *Runtime) routeOptions(role, url string) dynamic.Options {
+	return dynamic.Options{Key: rt.roleKey(role), URL: url, EntryPoints: []string{"web"}}
+}
+
+// routeFileFor is role's route file (its labels, merged and decoded, made
+// into Traefik's dynamic configuration) to url, and the routers it holds.
+func (rt *Runtime) routeFileFor(role, url string) ([]byte, []string, error) {
+	r, err := rt.role(role)
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil
+	labels, err := dynamic.Decode(rt.Config.RouteLabels(r))
+	if err != nil {
+		return nil, nil, fmt.Errorf("labels of role %s: %w", role, err)
+	}
+	file, routers, err := labels.Render(rt.routeOptions(role, url))
+	if err != nil {
+		return nil, nil, fmt.Errorf("labels of role %s: %w", role, err)
+	}
+	return file, routers, nil
 }
 
 // traefik_route(host, role, container) points role's route on host at
@@ -138,7 +159,12 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	// containers keep serving. The cost: a daemon restart or a reboot may
 	// re-address containers, and the next deploy rewrites the route.
 	url := fmt.Sprintf("http://%s:%d", ip, rt.Config.Healthcheck.Port)
-	content := []byte(traefik.Route(key, traefik.Rule(rt.roleLabels(role), rt.Config.Labels), url))
+	content, routers, err := rt.routeFileFor(role, url)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
+	// server.scheme and server.port labels may have changed the server.
+	servers := dynamic.ServerURLs(content)
 	id := attr(ctr, "id")
 	sw := rt.switchOf(host, id)
 	if sw == nil && !rt.Exec.DryRun() {
@@ -169,7 +195,7 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	}
 	ctx, cancel := context.WithTimeout(engine.ContextOf(t), confirmTimeout)
 	defer cancel()
-	if err := rt.awaitServers(ctx, host, key, []string{url}); err != nil {
+	if err := rt.awaitServers(ctx, host, key, servers, routers); err != nil {
 		if engine.ContextOf(t).Err() != nil {
 			return nil, engine.ContextOf(t).Err()
 		}
@@ -186,21 +212,19 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 const confirmTimeout = 30 * time.Second
 
 // awaitServers polls Traefik's API through the SSH connection until
-// service key@file has exactly the servers want (none: no such service),
-// or ctx ends; the error then says what was last seen.
-func (rt *Runtime) awaitServers(ctx context.Context, host, key string, want []string) error {
+// service key@file has exactly the servers want (none: no such service)
+// and every one of routers (names in the file provider) is enabled, or
+// ctx ends; the error then says what was last seen: the servers, or the
+// router Traefik has not loaded or rejected, with its own error text.
+func (rt *Runtime) awaitServers(ctx context.Context, host, key string, want, routers []string) error {
 	client := rt.httpClient(host)
 	var last string
 	for {
 		ip, err := rt.traefikIPCtx(ctx, host)
 		if err == nil {
-			var servers []string
-			servers, err = traefik.Servers(ctx, client, ip, key)
-			if err == nil && traefik.SameServers(servers, want) {
+			last, err = awaitOnce(ctx, client, ip, key, want, routers)
+			if err == nil && last == "" {
 				return nil
-			}
-			if err == nil {
-				last = fmt.Sprintf("servers %v", servers)
 			}
 		}
 		if err != nil {
@@ -212,6 +236,28 @@ func (rt *Runtime) awaitServers(ctx context.Context, host, key string, want []st
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// awaitOnce asks Traefik's API once what awaitServers waits for: it
+// returns "" when all is there, else what is not.
+func awaitOnce(ctx context.Context, client *http.Client, ip, key string, want, routers []string) (string, error) {
+	servers, err := traefik.Servers(ctx, client, ip, key)
+	if err != nil {
+		return "", err
+	}
+	if !traefik.SameServers(servers, want) {
+		return fmt.Sprintf("servers %v", servers), nil
+	}
+	for _, name := range routers {
+		r, err := traefik.Router(ctx, client, ip, name)
+		if err != nil {
+			return "", err
+		}
+		if !r.Enabled() {
+			return fmt.Sprintf("router %s@file %s", name, r), nil
+		}
+	}
+	return "", nil
 }
 
 // traefikIPCtx is Traefik's address on the mrsk network of host.

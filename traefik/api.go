@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // Servers asks the API of the Traefik at ip, through client, which servers
@@ -62,4 +63,56 @@ func SameServers(a, b []string) bool {
 	slices.Sort(x)
 	slices.Sort(y)
 	return slices.Equal(x, y)
+}
+
+// RouterState is what Traefik's API says of one router.
+type RouterState struct {
+	Found  bool     // Traefik has read it
+	Status string   // "enabled", "warning" or "disabled"
+	Errors []string // why it is not enabled, in Traefik's words
+}
+
+// Router asks the API of the Traefik at ip, through client, for router
+// name (from the file provider). A router Traefik rejected (an unknown
+// middleware, entry point or resolver) is reported with its status and
+// Traefik's error text; no such router is Found false, not an error.
+func Router(ctx context.Context, client *http.Client, ip, name string) (RouterState, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(ip, APIPort)+"/api/http/routers/"+name+"@file", nil)
+	if err != nil {
+		return RouterState{}, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return RouterState{}, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode == http.StatusNotFound {
+		return RouterState{}, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return RouterState{}, fmt.Errorf("traefik API: %s", resp.Status)
+	}
+	var r struct {
+		Status string   `json:"status"`
+		Errors []string `json:"error"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return RouterState{}, fmt.Errorf("traefik API: %w", err)
+	}
+	return RouterState{Found: true, Status: r.Status, Errors: r.Errors}, nil
+}
+
+// Enabled reports whether the router serves as configured.
+func (r RouterState) Enabled() bool { return r.Found && r.Status == "enabled" }
+
+// String says how the router stands, for errors.
+func (r RouterState) String() string {
+	switch {
+	case !r.Found:
+		return "not loaded"
+	case len(r.Errors) > 0:
+		return r.Status + ": " + strings.Join(r.Errors, "; ")
+	}
+	return r.Status
 }

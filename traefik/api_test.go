@@ -55,3 +55,45 @@ func TestSameServers(t *testing.T) {
 		t.Error("SameServers sorted its argument in place")
 	}
 }
+
+func TestRouter(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/api/http/routers/hey-web@file":
+			w.Write([]byte(`{"entryPoints":["web"],"service":"hey-web","rule":"PathPrefix(` + "`/`" + `)","status":"enabled","using":["web"],"name":"hey-web@file","provider":"file"}`))
+		case "/api/http/routers/admin@file":
+			w.Write([]byte(`{"entryPoints":["web"],"middlewares":["auth@file"],"service":"hey-web","rule":"PathPrefix(` + "`/admin`" + `)","error":["middleware \"auth@file\" does not exist"],"status":"disabled","name":"admin@file","provider":"file"}`))
+		case "/api/http/routers/bad@file":
+			w.Write([]byte(`[`))
+		case "/api/http/routers/down@file":
+			http.Error(w, "no", http.StatusBadGateway)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+	}}}
+	for _, tc := range []struct {
+		name    string
+		enabled bool
+		says    string
+		wantErr bool
+	}{
+		{"hey-web", true, "enabled", false},
+		{"admin", false, `disabled: middleware "auth@file" does not exist`, false},
+		{"gone", false, "not loaded", false},
+		{"bad", false, "", true},
+		{"down", false, "", true},
+	} {
+		got, err := Router(context.Background(), client, "10.0.0.9", tc.name)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("Router(%s) error %v, want error %v", tc.name, err, tc.wantErr)
+			continue
+		}
+		if err == nil && (got.Enabled() != tc.enabled || got.String() != tc.says) {
+			t.Errorf("Router(%s) = %+v (%s), want enabled %v, %q", tc.name, got, got, tc.enabled, tc.says)
+		}
+	}
+}
