@@ -75,24 +75,21 @@ func writeIfChangedScript(p, content string) string {
 
 // challengeRoute sends every ACME HTTP-01 request to the primary's
 // Traefik, whose challenge handler knows the token; it outranks any
-// router of the app, including a redirect to HTTPS.
+// router of the app, including a redirect to HTTPS. JSON (which is YAML)
+// on one line: it travels in the command line and shows in plans.
 func challengeRoute(primary string, port int) string {
-	return fmt.Sprintf(`# Written by mrsk: do not edit, the next deploy rewrites it.
-# ACME challenges go to the Traefik that orders the certificate.
-http:
-  routers:
-    mrsk_acme_challenge:
-      rule: "PathPrefix(%s/.well-known/acme-challenge/%s)"
-      entryPoints: ["web"]
-      priority: 2147483000
-      service: mrsk_acme_challenge
-  services:
-    mrsk_acme_challenge:
-      loadBalancer:
-        passHostHeader: true
-        servers:
-          - url: %q
-`, "`", "`", "http://"+net.JoinHostPort(primary, fmt.Sprint(port)))
+	const name = "mrsk_acme_challenge"
+	type obj = map[string]any
+	b, err := json.Marshal(obj{"http": obj{
+		"routers": obj{name: obj{"rule": "PathPrefix(`/.well-known/acme-challenge/`)", "entryPoints": []string{"web"},
+			"priority": 2147483000, "service": name}},
+		"services": obj{name: obj{"loadBalancer": obj{"passHostHeader": true,
+			"servers": []obj{{"url": "http://" + net.JoinHostPort(primary, fmt.Sprint(port))}}}}},
+	}})
+	if err != nil {
+		panic(err) // plain values: cannot fail
+	}
+	return string(b)
 }
 
 // hostAddress is the network address in a host of servers
