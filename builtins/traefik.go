@@ -114,13 +114,24 @@ func (rt *Runtime) routeFile(role string) string {
 // the public entry points and TLS. Extend here (TLS from traefik.tls, the
 // websecure entry point); config's load-time check of the labels
 // (config/labels.go) builds with Key and URL only.
-func (rt *Runtime) routeOptions(role, url string) dynamic.Options {
-	return dynamic.Options{Key: rt.roleKey(role), URL: url, EntryPoints: []string{"web"}}
+//
+// With traefik.tls the TLS primary's routers order the certificate (the
+// resolver runs there only); elsewhere they take it from the TLS store
+// that tls_sync fills.
+func (rt *Runtime) routeOptions(host, role, url string) dynamic.Options {
+	o := dynamic.Options{Key: rt.roleKey(role), URL: url, EntryPoints: traefik.EntryPoints(rt.Config.Traefik)}
+	if t := rt.Config.Traefik.TLS; t != nil {
+		o.TLS = &dynamic.TLS{Hosts: t.Hosts, Redirect: t.Redirect}
+		if host == rt.Config.TLSPrimary() {
+			o.TLS.CertResolver = traefik.Resolver
+		}
+	}
+	return o
 }
 
 // routeFileFor is role's route file (its labels, merged and decoded, made
 // into Traefik's dynamic configuration) to url, and the routers it holds.
-func (rt *Runtime) routeFileFor(role, url string) ([]byte, []string, error) {
+func (rt *Runtime) routeFileFor(host, role, url string) ([]byte, []string, error) {
 	r, err := rt.role(role)
 	if err != nil {
 		return nil, nil, err
@@ -129,7 +140,7 @@ func (rt *Runtime) routeFileFor(role, url string) ([]byte, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("labels of role %s: %w", role, err)
 	}
-	file, routers, err := labels.Render(rt.routeOptions(role, url))
+	file, routers, err := labels.Render(rt.routeOptions(host, role, url))
 	if err != nil {
 		return nil, nil, fmt.Errorf("labels of role %s: %w", role, err)
 	}
@@ -159,7 +170,7 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	// containers keep serving. The cost: a daemon restart or a reboot may
 	// re-address containers, and the next deploy rewrites the route.
 	url := fmt.Sprintf("http://%s:%d", ip, rt.Config.Healthcheck.Port)
-	content, routers, err := rt.routeFileFor(role, url)
+	content, routers, err := rt.routeFileFor(host, role, url)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}

@@ -80,3 +80,20 @@ func TestAPIRouteScript(t *testing.T) {
 		t.Errorf("APIRouteScript =\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestEntryPoints(t *testing.T) {
+	for _, tc := range []struct {
+		c    config.Traefik
+		want string
+	}{
+		{config.Traefik{}, "web"},
+		{config.Traefik{TLS: &config.TLS{}}, "web websecure"},
+		{config.Traefik{Args: map[string]any{"entryPoints.websecure.address": ":443", "entrypoints.web.address": ":80",
+			"entrypoints.traefik.address": ":9000", "entryPoints.web.http.redirections.entryPoint.to": "websecure", "accesslog": true}}, "web websecure"},
+		{config.Traefik{TLS: &config.TLS{}, Args: map[string]any{"entrypoints.metrics.address": ":8082"}}, "web websecure metrics"},
+	} {
+		if got := strings.Join(EntryPoints(tc.c), " "); got != tc.want {
+			t.Errorf("EntryPoints(%v) = %q, want %q", tc.c.Args, got, tc.want)
+		}
+	}
+}
