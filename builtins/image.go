@@ -26,6 +26,9 @@ func bDockerLogin(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 		return nil, err
 	}
 	reg := rt.Config.Registry
+	if reg.Local() {
+		return starlark.None, nil // no registry to log in to
+	}
 	if reg.Username.IsZero() {
 		rt.noteOnce("login-skip", "", "registry: no username configured; skipping docker login")
 		return starlark.None, nil
@@ -51,6 +54,9 @@ func bDockerLogout(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	if err != nil {
 		return nil, err
 	}
+	if rt.Config.Registry.Local() {
+		return starlark.None, nil
+	}
 	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Logout(rt.Config.Registry.Server)}); err != nil {
 		return nil, err
 	}
@@ -73,6 +79,14 @@ func bDockerBuild(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 		return nil, err
 	}
 	multi := bc.Multiarch == nil || *bc.Multiarch
+	if multi && rt.Config.Registry.Local() {
+		// buildx pushes a multi-arch image as it builds: there is no
+		// registry to push to, and the local engine holds one arch.
+		if bc.Multiarch != nil {
+			rt.noteOnce("buildx", "local", "registry.server local: building for this machine's architecture only")
+		}
+		multi = false
+	}
 	if multi && !rt.hasBuildx() {
 		rt.noteOnce("buildx", "local", "no docker buildx plugin: building for this machine's architecture only (builder.multiarch: false silences this)")
 		multi = false
@@ -135,10 +149,17 @@ func bBuildCheck(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 	return starlark.None, nil
 }
 
-// docker_push() pushes the image of ctx.version from this machine.
+// docker_push() pushes the image of ctx.version from this machine (with
+// registry.server local: puts it into mrsk's image cache).
 func bDockerPush(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
 		return nil, err
+	}
+	if rt.Config.Registry.Local() {
+		if err := rt.pushLocal(t); err != nil {
+			return nil, err
+		}
+		return starlark.None, nil
 	}
 	if _, err := rt.run(t, executor.Command{Line: shellwords.Join("docker", "push", rt.ImageRef(rt.Opts.Version)), Stream: true}); err != nil {
 		return nil, fmt.Errorf("push: %w", err)
@@ -146,12 +167,19 @@ func bDockerPush(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 	return starlark.None, nil
 }
 
-// docker_pull(host, image="") pulls the deployed image (or image) on host.
+// docker_pull(host, image="") pulls the deployed image (or image) on host
+// (with registry.server local: from this machine, through SSH).
 func bDockerPull(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, image string
 	login := true
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "image?", &image, "login?", &login); err != nil {
 		return nil, err
+	}
+	if rt.Config.Registry.Local() && (image == "" || image == rt.ImageRef(rt.Opts.Version)) {
+		if err := rt.pullLocal(t, host); err != nil {
+			return nil, err
+		}
+		return starlark.None, nil
 	}
 	if image == "" {
 		image = rt.ImageRef(rt.Opts.Version)

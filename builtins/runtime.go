@@ -22,6 +22,7 @@ import (
 	"github.com/mrsk-go/mrsk/config"
 	"github.com/mrsk-go/mrsk/engine"
 	"github.com/mrsk-go/mrsk/executor"
+	"github.com/mrsk-go/mrsk/localregistry"
 	"github.com/mrsk-go/mrsk/output"
 )
 
@@ -62,7 +63,9 @@ type Runtime struct {
 	runID       string                 // names this run's files on hosts (route backups)
 	step        string                 // the title of the step running now
 	events      []Event
-	buildx      *bool // whether docker buildx exists here, once known
+	buildx      *bool                 // whether docker buildx exists here, once known
+	imgCache    *localregistry.Cache  // registry.server local: the image cache,
+	imgServer   *localregistry.Server // and the registry over it, while a flow pulls
 }
 
 type cleanup struct {
@@ -184,8 +187,14 @@ func (rt *Runtime) run(t *starlark.Thread, c executor.Command) (executor.Result,
 // Names -----------------------------------------------------------------
 
 // Repository is the image name without tag, with the registry server.
+// With registry.server local it is localhost/<image>: the name hosts keep
+// whatever port the image came through, and one no engine can pull from
+// elsewhere (a registry on the host's own port 443, never Docker Hub).
 func (rt *Runtime) Repository() string {
 	c := rt.Config
+	if c.Registry.Local() {
+		return "localhost/" + c.Image
+	}
 	if c.Registry.Server != "" && !strings.HasPrefix(c.Image, c.Registry.Server+"/") {
 		return c.Registry.Server + "/" + c.Image
 	}

@@ -95,10 +95,19 @@ type Env struct {
 
 // Registry is where images are pushed and pulled.
 type Registry struct {
+	// Server "local" means no registry: mrsk keeps built images in a
+	// cache on this machine and hosts pull them through their SSH
+	// connection (package localregistry).
 	Server   string `yaml:"server,omitempty"`
 	Username Secret `yaml:"username"`
 	Password Secret `yaml:"password"`
 }
+
+// LocalServer is the registry.server that asks for no registry.
+const LocalServer = "local"
+
+// Local reports whether images travel over SSH instead of a registry.
+func (r Registry) Local() bool { return r.Server == LocalServer }
 
 // Builder configures the local image build.
 type Builder struct {

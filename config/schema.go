@@ -85,6 +85,13 @@ func (l *loader) build(root *node, c *Config) {
 				"username": func(v *node, p string) { c.Registry.Username = l.secret(v, p) },
 				"password": func(v *node, p string) { c.Registry.Password = l.secret(v, p) },
 			})
+			// Credentials beside server: local would be ignored: say so
+			// rather than let the user think they are used somewhere.
+			for _, k := range []string{"username", "password"} {
+				if n := v.get(k); n != nil && c.Registry.Local() {
+					l.failf(n, joinPath(p, k), "not used with server: local (mrsk serves the image to hosts itself); remove it")
+				}
+			}
 		},
 		"builder":     func(v *node, p string) { l.builder(v, p, &c.Builder) },
 		"ssh":         func(v *node, p string) { l.ssh(v, p, &c.SSH) },

@@ -19,6 +19,7 @@ type DryRunner struct {
 var (
 	_ Executor  = (*DryRunner)(nil)
 	_ Connector = (*DryRunner)(nil)
+	_ Forwarder = (*DryRunner)(nil)
 )
 
 // DryRun is true.
@@ -57,6 +58,11 @@ func (d *DryRunner) Connect(ctx context.Context, host string) error { return ctx
 
 // Dial makes no connection.
 func (d *DryRunner) Dial(ctx context.Context, host, addr string) (net.Conn, error) {
+	return nil, ErrDryRun
+}
+
+// Listen makes no forward.
+func (d *DryRunner) Listen(ctx context.Context, host, addr string) (net.Listener, error) {
 	return nil, ErrDryRun
 }
 

@@ -138,6 +138,19 @@ func Connect(ctx context.Context, ex Executor, host string) error {
 	return err
 }
 
+// A Forwarder listens on a host's side through its SSH connection (a
+// remote port forward): how a host's engine reaches mrsk's local registry.
+// Live is one when its Remote can listen; DryRunner and Recording are,
+// returning ErrDryRun (their plans show the pull, with no port).
+type Forwarder interface {
+	Listen(ctx context.Context, host, addr string) (net.Listener, error)
+}
+
+// RemoteListener is a Remote that can listen on hosts: *sshpool.Pool.
+type RemoteListener interface {
+	Listen(ctx context.Context, host, network, addr string) (net.Listener, error)
+}
+
 // Remote is the SSH side: satisfied by *sshpool.Pool.
 type Remote interface {
 	Run(ctx context.Context, host, cmd string, stdin io.Reader, stdout, stderr io.Writer) error

@@ -36,6 +36,7 @@ type Live struct {
 var (
 	_ Executor  = (*Live)(nil)
 	_ Connector = (*Live)(nil)
+	_ Forwarder = (*Live)(nil)
 )
 
 // DryRun is false: Live does things.
@@ -203,4 +204,13 @@ func (l *Live) Dial(ctx context.Context, host, addr string) (net.Conn, error) {
 		return nil, fmt.Errorf("on %s: no SSH connection configured", host)
 	}
 	return l.Remote.Dial(ctx, host, "tcp", addr)
+}
+
+// Listen listens on addr on host's side through its SSH connection.
+func (l *Live) Listen(ctx context.Context, host, addr string) (net.Listener, error) {
+	rl, ok := l.Remote.(RemoteListener)
+	if !ok {
+		return nil, fmt.Errorf("on %s: this connection cannot forward ports", host)
+	}
+	return rl.Listen(ctx, host, "tcp", addr)
 }

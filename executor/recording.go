@@ -39,6 +39,7 @@ var (
 	_ Executor  = (*Recording)(nil)
 	_ Prober    = (*Recording)(nil)
 	_ Connector = (*Recording)(nil)
+	_ Forwarder = (*Recording)(nil)
 )
 
 // DryRun is true: nothing is contacted.
@@ -53,6 +54,11 @@ func (r *Recording) Connect(ctx context.Context, host string) error { return ctx
 
 // Dial makes no connection.
 func (r *Recording) Dial(ctx context.Context, host, addr string) (net.Conn, error) {
+	return nil, ErrDryRun
+}
+
+// Listen makes no forward.
+func (r *Recording) Listen(ctx context.Context, host, addr string) (net.Listener, error) {
 	return nil, ErrDryRun
 }
 
