@@ -85,6 +85,7 @@ func (l *loader) routeLabels(c *Config, roles []*roleSpec, root *node) {
 	routers := map[string]owner{}
 	middlewares := map[string]owner{}
 	routed := false
+	eps := dynamic.EntryPoints(slices.Collect(maps.Keys(c.Traefik.Args)), c.Traefik.TLS != nil)
 	for _, r := range roles {
 		roleNode := r.node.get("labels")
 		roleAt := labelSite{roleNode, joinPath(r.path, "labels")}
@@ -115,10 +116,29 @@ func (l *loader) routeLabels(c *Config, roles []*roleSpec, root *node) {
 			continue
 		}
 		routed = true
-		h, err := labels.Build(dynamic.Options{Key: c.RouteKey(r.role.Name), URL: fmt.Sprintf("http://127.0.0.1:%d", c.Healthcheck.Port)})
+		h, err := labels.Build(c.checkRouteOptions(r.role.Name, eps))
 		if err != nil {
 			l.labelError(err, roleAt, roleSites, topSites)
 			return
+		}
+		// An entry point Traefik does not have leaves the router off (or
+		// the site dark, as a Kamal 1 websecure router without the
+		// websecure entry point would): say so before deploying.
+		for _, name := range slices.Sorted(maps.Keys(h.Routers)) {
+			for _, ep := range h.Routers[name].EntryPoints {
+				if !slices.Contains(eps, ep) {
+					k := findKey(merged, "traefik.http.routers."+name+".entrypoints")
+					site, ok := roleSites[k]
+					if !ok {
+						site, ok = topSites[k]
+					}
+					if !ok {
+						site = roleAt
+					}
+					l.failf(site.node, site.path, "router %s: Traefik has no entry point %q (it has %s; traefik.args entrypoints.%s.address adds one)", name, ep, strings.Join(eps, ", "), ep)
+					return
+				}
+			}
 		}
 		for _, kind := range []struct {
 			what  string
@@ -164,6 +184,18 @@ func (l *loader) routeLabels(c *Config, roles []*roleSpec, root *node) {
 			l.labelError(err, topAt, topSites)
 		}
 	}
+}
+
+// checkRouteOptions are the route options of role for the load-time
+// check: as builtins' routeOptions makes them, but for the server's
+// address (unknown until the container runs) and the certificate
+// resolver (set on one host only).
+func (c *Config) checkRouteOptions(role string, eps []string) dynamic.Options {
+	o := dynamic.Options{Key: c.RouteKey(role), URL: fmt.Sprintf("http://127.0.0.1:%d", c.Healthcheck.Port), EntryPoints: eps}
+	if t := c.Traefik.TLS; t != nil {
+		o.TLS = &dynamic.TLS{Hosts: t.Hosts, Redirect: t.Redirect}
+	}
+	return o
 }
 
 func anyMap[V any](m map[string]V) map[string]any {

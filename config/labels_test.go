@@ -41,6 +41,8 @@ func TestTraefikLabelErrors(t *testing.T) {
 			`config/deploy.yml:8:7: servers.jobs.labels.traefik.http.routers.jobs.rule: role jobs does not route through Traefik`},
 		{"enable false against traefik true", head + "servers:\n  web:\n    hosts: [a]\n    traefik: true\n    labels:\n      traefik.enable: false\n",
 			`config/deploy.yml:8:7: servers.web.labels.traefik.enable: contradicts traefik: true of role web`},
+		{"entry point Traefik lacks", web("      traefik.http.routers.hey-web.entrypoints: websecure\n"),
+			`config/deploy.yml:7:7: servers.web.labels.traefik.http.routers.hey-web.entrypoints: router hey-web: Traefik has no entry point "websecure" (it has web; traefik.args entrypoints.websecure.address adds one)`},
 		{"label on traefik still refused", head + "servers: [a]\ntraefik:\n  labels:\n    traefik.http.routers.x.rule: y\n",
 			`config/deploy.yml:6:5: traefik.labels.traefik.http.routers.x.rule: Traefik label not supported`},
 	}
@@ -62,7 +64,8 @@ func TestTraefikLabels(t *testing.T) {
 		"      traefik.http.routers.hey-web.tls.certresolver: letsencrypt\n" +
 		"      traefik.HTTP.Routers.hey-web.Middlewares: retry@docker\n" +
 		"  jobs:\n    hosts: [b]\n    labels:\n      traefik.enable: false\n" +
-		"labels:\n  traefik.http.middlewares.retry.retry.attempts: 5\n  traefik.http.routers.hey-web.rule: Host(`top.test`)\n"
+		"labels:\n  traefik.http.middlewares.retry.retry.attempts: 5\n  traefik.http.routers.hey-web.rule: Host(`top.test`)\n" +
+		"traefik:\n  args:\n    entryPoints.websecure.address: ':443'\n"
 	c, _, err := loadProject(t, map[string]string{"config/deploy.yml": kamal}, "", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -381,3 +381,19 @@ func TestServerURLs(t *testing.T) {
 		}
 	}
 }
+
+func TestEntryPoints(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		tls  bool
+		want []string
+	}{
+		{nil, false, []string{"web"}},
+		{nil, true, []string{"web", "websecure"}},
+		{[]string{"entryPoints.websecure.address", "entrypoints.web.address", "entrypoints.traefik.address", "log.level", "entryPoints.Admin.Address"}, false, []string{"web", "Admin", "websecure"}},
+	} {
+		if got := EntryPoints(tc.args, tc.tls); !slices.Equal(got, tc.want) {
+			t.Errorf("EntryPoints(%v, %v) = %v, want %v", tc.args, tc.tls, got, tc.want)
+		}
+	}
+}

@@ -282,3 +282,22 @@ func ServerURLs(file []byte) []string {
 	}
 	return urls
 }
+
+// EntryPoints are the public entry points of a Traefik started with
+// argKeys (traefik.args keys): web, websecure when mrsk serves TLS, and
+// any that entrypoints.NAME.address defines (names keep the key's case,
+// as Traefik's do); never the API's, "traefik".
+func EntryPoints(argKeys []string, tls bool) []string {
+	eps := []string{"web"}
+	if tls {
+		eps = append(eps, "websecure")
+	}
+	for _, k := range slices.Sorted(slices.Values(argKeys)) {
+		parts := strings.Split(k, ".")
+		if len(parts) == 3 && strings.EqualFold(parts[0], "entrypoints") && strings.EqualFold(parts[2], "address") &&
+			parts[1] != "traefik" && !slices.Contains(eps, parts[1]) {
+			eps = append(eps, parts[1])
+		}
+	}
+	return eps
+}
