@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -210,6 +211,10 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 		if engine.ContextOf(t).Err() != nil {
 			return nil, engine.ContextOf(t).Err()
 		}
+		var rejected *routerRejected
+		if errors.As(err, &rejected) {
+			return nil, fmt.Errorf("on %s: Traefik rejected the route %s to %s: %w", host, key, attr(ctr, "name"), err)
+		}
 		return nil, fmt.Errorf("on %s: Traefik did not confirm the route %s to %s within %s: %w", host, key, attr(ctr, "name"), confirmTimeout, err)
 	}
 	sw.setPhase(phaseConfirmed)
@@ -219,8 +224,13 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	return starlark.Float(time.Since(start).Seconds()), nil
 }
 
-// confirmTimeout bounds the wait for Traefik to show a new route.
-const confirmTimeout = 30 * time.Second
+// confirmTimeout bounds the wait for Traefik to show a new route;
+// rejectedFor is how long a router Traefik refuses must stay refused to
+// fail the wait before that.
+const (
+	confirmTimeout = 30 * time.Second
+	rejectedFor    = 2 * time.Second
+)
 
 // awaitServers polls Traefik's API through the SSH connection until
 // service key@file has exactly the servers want (none: no such service)
@@ -230,12 +240,25 @@ const confirmTimeout = 30 * time.Second
 func (rt *Runtime) awaitServers(ctx context.Context, host, key string, want, routers []string) error {
 	client := rt.httpClient(host)
 	var last string
+	var rejectedSince time.Time
 	for {
 		ip, err := rt.traefikIPCtx(ctx, host)
 		if err == nil {
 			last, err = awaitOnce(ctx, client, ip, key, want, routers)
 			if err == nil && last == "" {
 				return nil
+			}
+			// A refusal that lasts past Traefik's reload throttle (500ms)
+			// is the new file's, not a previous one's with the same
+			// server: no use waiting for the timeout.
+			var rejected *routerRejected
+			switch {
+			case !errors.As(err, &rejected):
+				rejectedSince = time.Time{}
+			case rejectedSince.IsZero():
+				rejectedSince = time.Now()
+			case time.Since(rejectedSince) > rejectedFor:
+				return err
 			}
 		}
 		if err != nil {
@@ -249,8 +272,21 @@ func (rt *Runtime) awaitServers(ctx context.Context, host, key string, want, rou
 	}
 }
 
+// routerRejected is a router that Traefik loaded and refused: waiting
+// longer cannot help.
+type routerRejected struct {
+	name  string
+	state traefik.RouterState
+}
+
+func (e *routerRejected) Error() string {
+	return fmt.Sprintf("router %s@file is %s", e.name, e.state)
+}
+
 // awaitOnce asks Traefik's API once what awaitServers waits for: it
-// returns "" when all is there, else what is not.
+// returns "" when all is there, else what is not. Once the service has
+// the wanted servers, Traefik has loaded the route file; a router of it
+// that is then not enabled was refused, a *routerRejected.
 func awaitOnce(ctx context.Context, client *http.Client, ip, key string, want, routers []string) (string, error) {
 	servers, err := traefik.Servers(ctx, client, ip, key)
 	if err != nil {
@@ -264,8 +300,11 @@ func awaitOnce(ctx context.Context, client *http.Client, ip, key string, want, r
 		if err != nil {
 			return "", err
 		}
-		if !r.Enabled() {
-			return fmt.Sprintf("router %s@file %s", name, r), nil
+		if r.Found && !r.Enabled() {
+			return "", &routerRejected{name, r}
+		}
+		if !r.Found {
+			return fmt.Sprintf("router %s@file not loaded", name), nil
 		}
 	}
 	return "", nil
