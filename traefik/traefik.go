@@ -17,6 +17,7 @@ import (
 	"github.com/mrsk-go/mrsk/config"
 	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/shellwords"
+	"github.com/mrsk-go/mrsk/traefik/dynamic"
 )
 
 const (
@@ -116,25 +117,9 @@ func tlsArgs(t *config.TLS, resolver bool) []string {
 
 // EntryPoints are the public entry points of c, where a router whose
 // labels name none listens (as Traefik puts such a router on every entry
-// point): web, websecure with traefik.tls, and any that traefik.args
-// define (entrypoints.NAME.address); never the API's.
+// point): see dynamic.EntryPoints.
 func EntryPoints(c config.Traefik) []string {
-	eps := []string{"web"}
-	if c.TLS != nil {
-		eps = append(eps, "websecure")
-	}
-	for _, k := range slices.Sorted(maps.Keys(c.Args)) {
-		parts := strings.Split(strings.ToLower(k), ".")
-		if len(parts) == 3 && parts[0] == "entrypoints" && parts[2] == "address" && parts[1] != "traefik" {
-			// Entry point names are case-sensitive in Traefik; the key's
-			// own spelling is kept.
-			name := strings.Split(k, ".")[1]
-			if !slices.Contains(eps, name) {
-				eps = append(eps, name)
-			}
-		}
-	}
-	return eps
+	return dynamic.EntryPoints(slices.Collect(maps.Keys(c.Args)), c.TLS != nil)
 }
 
 // Mounts are the host paths (shell words) of Traefik's volumes.
