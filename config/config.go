@@ -134,12 +134,24 @@ type BuilderTarget struct {
 
 // SSH configures connections to hosts.
 type SSH struct {
-	User     string   `yaml:"user"` // default "root"
-	Port     int      `yaml:"port"` // default 22
-	Proxy    string   `yaml:"proxy,omitempty"`
-	Keys     []string `yaml:"keys,omitempty"`
-	LogLevel string   `yaml:"log_level,omitempty"`
+	User  string   `yaml:"user"` // default "root"
+	Port  int      `yaml:"port"` // default 22
+	Proxy string   `yaml:"proxy,omitempty"`
+	Keys  []string `yaml:"keys,omitempty"`
+	// KeyData are private keys read from environment variables (CI
+	// secrets), used in memory only.
+	KeyData  []KeyData `yaml:"key_data,omitempty"`
+	LogLevel string    `yaml:"log_level,omitempty"`
 }
+
+// KeyData is a private key from the environment variable Name.
+type KeyData struct {
+	Name string
+	Key  Secret
+}
+
+// MarshalYAML shows the variable's name, as written in deploy.yml.
+func (k KeyData) MarshalYAML() (any, error) { return k.Name, nil }
 
 // Healthcheck gates the switch to a new container.
 type Healthcheck struct {

@@ -30,7 +30,7 @@ func TestErrors(t *testing.T) {
 		// Unknown keys.
 		{name: "unknown top key suggestion", main: head + "servrs: [a]\n", want: `config/deploy.yml:3:1: servrs: unknown key; did you mean "servers"?`},
 		{name: "unknown key list", main: ok + "logging:\n  drivr: x\n  bogus: y\n", want: `config/deploy.yml:5:3: logging.drivr: unknown key; did you mean "driver"?`},
-		{name: "unknown key no suggestion", main: ok + "ssh:\n  whatever: 1\n", want: `config/deploy.yml:5:3: ssh.whatever: unknown key; expected one of: keys, log_level, port, proxy, user`},
+		{name: "unknown key no suggestion", main: ok + "ssh:\n  whatever: 1\n", want: `config/deploy.yml:5:3: ssh.whatever: unknown key; expected one of: key_data, keys, log_level, port, proxy, user`},
 		{name: "unknown role key", main: head + "servers:\n  workers:\n    hosts: [a]\n    comd: bin/jobs\n", want: `config/deploy.yml:6:5: servers.workers.comd: unknown key; did you mean "cmd"?`},
 		{name: "unknown env key", main: ok + "env:\n  clear: {}\n  secrt: [A]\n", want: `config/deploy.yml:6:3: env.secrt: unknown key; did you mean "secret"?`},
 		{name: "unknown registry key", main: ok + "registry:\n  pasword: x\n", want: `config/deploy.yml:5:3: registry.pasword: unknown key; did you mean "password"?`},

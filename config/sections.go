@@ -4,6 +4,7 @@ package config
 // healthcheck, traefik and accessories.
 
 import (
+	"strconv"
 	"strings"
 )
 
@@ -201,8 +202,37 @@ func (l *loader) ssh(n *node, path string, s *SSH) {
 			}
 		},
 		"keys":      func(v *node, p string) { s.Keys = l.stringList(v, p) },
+		"key_data":  func(v *node, p string) { s.KeyData = l.keyData(v, p) },
 		"log_level": func(v *node, p string) { s.LogLevel = l.str(v, p) },
 	})
+}
+
+// keyData reads ssh.key_data: names of environment variables (or .env
+// entries) holding private keys, as CI secret stores provide them. Unlike
+// env secrets they may span lines.
+func (l *loader) keyData(n *node, path string) []KeyData {
+	if isNull(n) {
+		return nil
+	}
+	if n.kind != seqKind {
+		l.failf(n, path, "must be a list of variable names")
+		return nil
+	}
+	var out []KeyData
+	for i, it := range n.items {
+		ip := indexPath(path, i)
+		if it.kind != scalarKind || isNull(it) || !envNameRE.MatchString(it.value) {
+			l.failf(it, ip, "must be a variable name (letters, digits and _)")
+			return nil
+		}
+		v, ok := l.lookup(it.value)
+		if !ok || strings.TrimSpace(v) == "" {
+			l.failf(it, ip, "environment variable %s is not set", strconv.Quote(it.value))
+			return nil
+		}
+		out = append(out, KeyData{Name: it.value, Key: NewSecret(v)})
+	}
+	return out
 }
 
 func (l *loader) healthcheck(n *node, path string, h *Healthcheck) {

@@ -17,6 +17,8 @@ import (
 
 // Authentication is public key only. Signers come from, in order:
 //
+//  0. keys given as content (Options.KeyData: ssh.key_data, MRSK_SSH_KEY),
+//     parsed in memory;
 //  1. explicitly configured key files: Options.Keys (a missing or unreadable
 //     one is an error naming it) and IdentityFile lines of ~/.ssh/config (a
 //     missing one is reported through Notice and skipped, as OpenSSH warns);
@@ -68,6 +70,19 @@ func (p *Pool) authMethods(ep *endpoint) ([]ssh.AuthMethod, func(), error) {
 		return false
 	}
 
+	for _, k := range p.opts.KeyData {
+		s, err := ssh.ParsePrivateKey(k.PEM)
+		if err != nil {
+			cleanup()
+			var pe *ssh.PassphraseMissingError
+			if errors.As(err, &pe) {
+				return nil, nil, fmt.Errorf("key from %s: passphrase-protected keys are not supported here: give it unencrypted (a CI secret), or load it into ssh-agent", k.Source)
+			}
+			// x/crypto's messages never quote the key's content.
+			return nil, nil, fmt.Errorf("key from %s: %w", k.Source, err)
+		}
+		add(s)
+	}
 	for _, f := range p.opts.Keys {
 		s, err := p.keyFiles.load(expandTokens(f, tokens{home: p.home}))
 		if err != nil {

@@ -43,6 +43,21 @@ type Options struct {
 	MaxHandshakes         int                    // concurrent handshakes across all hosts, default 64 (see DefaultMaxHandshakes)
 	Keepalive             time.Duration          // default 30s, negative disables; keepalive@openssh.com requests, a failed one closes the connection so the next command redials
 	Notice                func(host, msg string) // informational lines; calls are serialized
+	// KeyData are private keys given as content (a CI secret in the
+	// environment): parsed in memory, never written anywhere, offered
+	// before any key file.
+	KeyData []KeyData
+	// KnownHostsData is known_hosts content (from the environment), read
+	// before the global files and never written to; with it,
+	// StrictHostKeyChecking defaults to yes: the content pins the hosts.
+	KnownHostsData []byte
+}
+
+// KeyData is one private key as PEM text. Source names it in errors
+// ("MRSK_SSH_KEY"); the content never appears in one.
+type KeyData struct {
+	Source string
+	PEM    []byte
 }
 
 // DefaultMaxHandshakes bounds the handshakes in flight across all hosts.
@@ -68,6 +83,17 @@ func (e *ExitError) Error() string {
 	return fmt.Sprintf("ssh %s: exit status %d", e.Host, e.Code)
 }
 
+// ConnectError is a failure to open a host's connection: the dial, the
+// handshake, the host key check or the login. Nothing ran on the host.
+// Its message is Err's.
+type ConnectError struct {
+	Host string // the host string given to Run, Dial or Connect
+	Err  error
+}
+
+func (e *ConnectError) Error() string { return e.Err.Error() }
+func (e *ConnectError) Unwrap() error { return e.Err }
+
 // Pool holds one SSH client per host. It is safe for concurrent use.
 type Pool struct {
 	opts Options
@@ -87,6 +113,11 @@ type Pool struct {
 	cfgErr  error
 
 	targets sync.Map // host string -> *resolved: resolve's answer, which never changes
+
+	memKHOnce  sync.Once // KnownHostsData as a memory file, made once
+	memKHPath  string
+	memKHClose func() error
+	memKHErr   error
 
 	khMu       sync.Mutex      // serializes known_hosts check-and-append
 	knownHosts knownHostsCache // parsed known_hosts files, while unchanged
@@ -417,6 +448,9 @@ func (p *Pool) Close() error {
 		return nil
 	}
 	p.closed = true
+	if p.memKHClose != nil {
+		p.memKHClose()
+	}
 	hosts := make([]*hostConn, 0, len(p.hosts))
 	for _, h := range p.hosts {
 		hosts = append(hosts, h)
@@ -486,6 +520,9 @@ func (p *Pool) get(ctx context.Context, ep *endpoint) (*hostConn, *ssh.Client, e
 
 func (p *Pool) runDial(h *hostConn, call *dialCall) {
 	c, err := p.dial(h.ep)
+	if err != nil {
+		err = &ConnectError{Host: h.ep.display, Err: err}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.call = nil

@@ -194,7 +194,11 @@ const (
 // the defaults; mrsk's default policy is accept-new, not OpenSSH's ask,
 // because mrsk never prompts.
 func (p *Pool) hostKeySettings(ep *endpoint, hc hostConfig, tk tokens) error {
-	ep.policyWord = firstString(strings.ToLower(p.opts.StrictHostKeyChecking), hc.StrictHostKeyChecking, "accept-new")
+	def := "accept-new"
+	if len(p.opts.KnownHostsData) > 0 {
+		def = "yes" // pinned: an unknown host is refused, nothing is written
+	}
+	ep.policyWord = firstString(strings.ToLower(p.opts.StrictHostKeyChecking), hc.StrictHostKeyChecking, def)
 	policy, err := parseStrictHostKeyChecking(ep.policyWord)
 	if err != nil {
 		return err
@@ -225,10 +229,25 @@ func (p *Pool) hostKeySettings(ep *endpoint, hc hostConfig, tk tokens) error {
 	}
 	ep.knownHosts.user = files(p.opts.KnownHostsFile, hc.UserKnownHostsFiles, userDefault)
 	ep.knownHosts.global = files(p.opts.GlobalKnownHostsFile, hc.GlobalKnownHostsFiles, defaultGlobalKnownHosts)
+	if len(p.opts.KnownHostsData) > 0 {
+		path, err := p.memKnownHosts()
+		if err != nil {
+			return fmt.Errorf("known_hosts from the environment: %w", err)
+		}
+		ep.knownHosts.global = append([]string{path}, ep.knownHosts.global...)
+	}
 	if p.home == "" && p.opts.KnownHostsFile == "" && hc.UserKnownHostsFiles == nil {
 		return errors.New("known_hosts: no file (HOME is not set and neither Options.KnownHostsFile nor UserKnownHostsFile is)")
 	}
 	return nil
+}
+
+// memKnownHosts is the path of KnownHostsData's memory file.
+func (p *Pool) memKnownHosts() (string, error) {
+	p.memKHOnce.Do(func() {
+		p.memKHPath, p.memKHClose, p.memKHErr = memFile("mrsk-known-hosts", p.opts.KnownHostsData)
+	})
+	return p.memKHPath, p.memKHErr
 }
 
 func firstString(vals ...string) string {
