@@ -164,7 +164,7 @@ func (rt *Runtime) pullLocal(t *starlark.Thread, host string) error {
 			case <-tick.C:
 				if n := f.Sent(); n != last {
 					last = n
-					rt.progress(host, fmt.Sprintf("sent %s of at most %s", humanBytes(n), humanBytes(im.Size())))
+					rt.progress(host, fmt.Sprintf("sent %s (the whole image is %s)", humanBytes(n), humanBytes(im.Size())))
 				}
 			}
 		}

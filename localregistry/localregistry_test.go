@@ -334,3 +334,55 @@ func TestForwardClosed(t *testing.T) {
 		t.Fatalf("Accepted = %d", f.Accepted())
 	}
 }
+
+// pullBytes is what a pull of repo:tag through a Forward sends to a host
+// holding the blobs in have.
+func pullBytes(t testing.TB, s *Server, tag string, have map[v1.Hash]bool) int64 {
+	f := forwardTo(t, s)
+	pullAsEngine(t, fmt.Sprintf("127.0.0.1:%d", f.Port()), "app", tag, have)
+	f.Close()
+	return f.Sent()
+}
+
+// TestRedeployBytes: a host running v1 gets v2 (one changed 64 KiB layer
+// on a 4 MiB base) for the changed layer, the manifest and the config,
+// within 10% + 64 KiB (HTTP's own bytes), not the whole image.
+func TestRedeployBytes(t *testing.T) {
+	_, s, im1, im2 := testRegistry(t)
+	have := map[v1.Hash]bool{}
+	first := pullBytes(t, s, "v1", have)
+	if first < im1.Size() {
+		t.Fatalf("first pull sent %d bytes, less than the image (%d)", first, im1.Size())
+	}
+	for _, d := range append([]v1.Descriptor{im1.Config}, im1.Layers...) {
+		have[d.Digest] = true
+	}
+	second := pullBytes(t, s, "v2", have)
+	delta := im2.Manifest.Size + im2.Config.Size + im2.Layers[1].Size
+	if limit := delta + delta/10 + 64<<10; second > limit {
+		t.Fatalf("redeploy sent %d bytes, over %d (changed layer %d + manifest %d + config %d, + 10%% + 64 KiB)",
+			second, limit, im2.Layers[1].Size, im2.Manifest.Size, im2.Config.Size)
+	}
+	t.Logf("first deploy: %d bytes (image %d); redeploy: %d bytes (changed layer %d, manifest %d, config %d)",
+		first, im1.Size(), second, im2.Layers[1].Size, im2.Manifest.Size, im2.Config.Size)
+}
+
+// BenchmarkPullBytes reports the bytes sent to a host for (a) a first
+// deploy and (b) a redeploy whose image differs by one small layer, with a
+// simulated engine that, like Docker, asks only for blobs it lacks. The
+// sandbox scenario e2e/local_registry.txtar measures the same with real
+// Docker engines.
+func BenchmarkPullBytes(b *testing.B) {
+	_, s, im1, _ := testRegistry(b)
+	var first, second int64
+	for b.Loop() {
+		have := map[v1.Hash]bool{}
+		first = pullBytes(b, s, "v1", have)
+		for _, d := range append([]v1.Descriptor{im1.Config}, im1.Layers...) {
+			have[d.Digest] = true
+		}
+		second = pullBytes(b, s, "v2", have)
+	}
+	b.ReportMetric(float64(first), "first-deploy-bytes")
+	b.ReportMetric(float64(second), "redeploy-bytes")
+}

@@ -268,5 +268,8 @@ func commands(root string) map[string]func(ts *testscript.TestScript, neg bool, 
 			}
 		},
 		"fault": faultCmd(root), // fault_test.go: fault injection for the e2e/fault_* scenarios
+		// localregistry_test.go: registry.server local's checks
+		"listeners": listenersCmd(root),
+		"pullbytes": pullbytesCmd(),
 	}
 }
