@@ -101,6 +101,15 @@ func (h *Host) traefikAPI(path string) (int, string) {
 	if path == "/ping" {
 		return http.StatusOK, "OK"
 	}
+	if router, ok := strings.CutPrefix(path, "/api/http/routers/"); ok {
+		// A router of a loaded route file is enabled: the simulation
+		// knows no middleware or resolver to refuse.
+		key, ok := strings.CutSuffix(router, "@file")
+		if !ok || !h.hasRouter(key) {
+			return http.StatusNotFound, `{"message":"router not found"}`
+		}
+		return http.StatusOK, fmt.Sprintf(`{"name":%q,"provider":"file","status":"enabled"}`, router)
+	}
 	name, ok := strings.CutPrefix(path, "/api/http/services/")
 	if !ok {
 		return http.StatusNotFound, "404 page not found\n"
@@ -130,6 +139,28 @@ func (h *Host) traefikAPI(path string) (int, string) {
 	svc.Status, svc.Name, svc.Provider = "enabled", name, "file"
 	b, _ := json.Marshal(svc)
 	return http.StatusOK, string(b)
+}
+
+// hasRouter reports whether a route file defines router key.
+func (h *Host) hasRouter(key string) bool {
+	files, _ := filepath.Glob(filepath.Join(h.dir, ".mrsk", "traefik", "dynamic", "*.yml"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var cfg struct {
+			HTTP struct {
+				Routers map[string]any `yaml:"routers"`
+			} `yaml:"http"`
+		}
+		if yaml.Unmarshal(b, &cfg) == nil {
+			if _, ok := cfg.HTTP.Routers[key]; ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // routes reads every route file and returns the servers of service key.
