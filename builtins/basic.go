@@ -48,6 +48,17 @@ func bStep(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 	return starlark.None, nil
 }
 
+// status(text, host="") sets a line of the live view (batch 2 of 3): plain
+// output, pipes and logs never show it, so flows may call it freely.
+func bStatus(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var text, host string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "text", &text, "host?", &host); err != nil {
+		return nil, err
+	}
+	rt.Out.Status(host, text)
+	return starlark.None, nil
+}
+
 // sleep(seconds) waits, and wakes early when the flow is cancelled.
 func bSleep(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var d duration

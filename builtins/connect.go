@@ -56,7 +56,13 @@ func bConnect(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlar
 		return nil, err
 	}
 	if msg := unreachable(todo, errs, len(hosts)); msg != "" {
-		return nil, fmt.Errorf("%s", msg)
+		var failed []error
+		for _, err := range errs {
+			if err != nil {
+				failed = append(failed, err)
+			}
+		}
+		return nil, &UnreachableError{msg: msg, Errs: failed}
 	}
 	rt.mu.Lock()
 	for _, h := range todo {
@@ -65,6 +71,19 @@ func bConnect(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlar
 	rt.mu.Unlock()
 	return starlark.None, nil
 }
+
+// UnreachableError is connect() finding hosts it cannot log in to (no
+// answer, a refused or unknown host key, no usable key): nothing was
+// changed on any host. Errs holds the error of each host that failed.
+type UnreachableError struct {
+	msg  string
+	Errs []error
+}
+
+func (e *UnreachableError) Error() string { return e.msg }
+
+// Unwrap gives the hosts' errors, for errors.As.
+func (e *UnreachableError) Unwrap() []error { return e.Errs }
 
 // unchecked returns the hosts not yet connected to in this run.
 func (rt *Runtime) unchecked(hosts []string) []string {

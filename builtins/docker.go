@@ -143,6 +143,13 @@ func bDockerRun(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starl
 		id, ip = name, name
 		previous = rt.placeholders(host, role.Name, "")
 	}
+	rt.record(host, "started")
+	for _, c := range previous {
+		if attr(c, "state") == "running" {
+			// What serves until the switch: a failed deploy leaves it.
+			rt.recordDetail(host, "previous", attr(c, "version"))
+		}
+	}
 	rt.progress(host, "started "+name)
 	// Until the switch puts it in service, a failed or interrupted flow
 	// takes it back out (switch.go): no half-started container stays.
@@ -225,6 +232,7 @@ func newKey(host, id string) string { return "new:" + host + "/" + id }
 
 // inService marks ctr as serving: the flow's end no longer removes it.
 func (rt *Runtime) inService(host string, ctr starlark.Value) {
+	rt.record(host, "serving")
 	if sw := rt.switchOf(host, attr(ctr, "id")); sw != nil {
 		sw.setPhase(phaseConfirmed)
 	}
@@ -277,6 +285,7 @@ func bDockerStart(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	if res.Planned {
 		id, ip = refs[0], refs[0]
 	}
+	rt.record(host, "started")
 	name := attr(ctr, "name")
 	if name == "" {
 		name = refs[0]

@@ -71,6 +71,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 		return starlark.Float(0), nil
 	}
 	start := time.Now()
+	rt.Out.Status(host, "waiting for "+name+": "+target)
 	parent := engine.ContextOf(t)
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
@@ -158,8 +159,23 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 			rt.Out.Always(host, "  "+l)
 		}
 	}
-	return nil, fmt.Errorf("on %s: %s did not become healthy (%s): %v; %s it", host, name, target, last, how)
+	return nil, &UnhealthyError{Host: host, Container: name, Check: target, Cause: last, Undone: how}
 }
+
+// UnhealthyError is a new container that never passed its health check:
+// no route ever named it, so the version before it still serves, and it
+// was removed (or, the target of a rollback, stopped: Undone says which).
+type UnhealthyError struct {
+	Host, Container, Check string
+	Cause                  error
+	Undone                 string // "removed" or "stopped"
+}
+
+func (e *UnhealthyError) Error() string {
+	return fmt.Sprintf("on %s: %s did not become healthy (%s): %v; %s it", e.Host, e.Container, e.Check, e.Cause, e.Undone)
+}
+
+func (e *UnhealthyError) Unwrap() error { return e.Cause }
 
 // pollUntil calls check until it succeeds, the container exits, or the
 // health deadline passes; it returns the last failure.

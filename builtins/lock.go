@@ -58,7 +58,7 @@ func bLock(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 			switch res.Code {
 			case lockHeld:
 				holder := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(res.Stdout), "LOCKED"))
-				return nil, fmt.Errorf("deploy lock found on %s:\n%s\n(another deploy is running; if it is not, run `mrsk lock release`)", host, indent(holder))
+				return nil, &LockHeldError{Host: host, Holder: holder}
 			case lockFailed:
 				return nil, fmt.Errorf("cannot create the deploy lock %s on %s: %s", dir, host, cause(res.Stderr))
 			}
@@ -93,6 +93,16 @@ func bLock(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 		return starlark.String(res.Stdout), nil
 	}
 	return nil, fmt.Errorf("%s: action must be acquire, release or status, not %q", b.Name(), action)
+}
+
+// LockHeldError is a deploy lock that another run holds: the command
+// changed nothing. Holder is the lock's details (who, when, version, why).
+type LockHeldError struct {
+	Host, Holder string
+}
+
+func (e *LockHeldError) Error() string {
+	return fmt.Sprintf("deploy lock found on %s:\n%s\n(another deploy is running; if it is not, run `mrsk lock release`)", e.Host, indent(e.Holder))
 }
 
 // Exit codes of acquireLine.

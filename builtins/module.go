@@ -24,6 +24,7 @@ func entries() []entry {
 		// output and control
 		{doc("log", `log(*msgs, host="")`, "Prints a line, prefixed by host when given.", "output and control"), bLog},
 		{doc("step", `step(title)`, "Announces the next step of a flow (`== title`).", "output and control"), bStep},
+		{doc("status", `status(text, host="")`, "On a terminal, shows text as the live status of the step (or of host) until the next line for it; prints nothing elsewhere.", "output and control"), bStatus},
 		{doc("sleep", `sleep(seconds)`, "Waits (a number of seconds or a duration such as \"2s\"); wakes early when the flow is cancelled.", "output and control"), bSleep},
 		{doc("hook", `hook(name, *args)`, "Calls the project's hook function `name` if deploy.star defines it, then the executable .mrsk/hooks/<name> if present.", "output and control"), bHook},
 		{doc("split_words", `split_words(s)`, "Splits a command line into words as a POSIX shell does (quotes, escapes).", "output and control"), bSplitWords},

@@ -452,16 +452,22 @@ func (rt *Runtime) progress(host, msg string) {
 	}
 }
 
-// Event is a moment of a host's switch, kept for --timings.
+// Event is a moment of a host's switch, kept for --timings and the JSON
+// host_result: started (the new container), previous (Detail: a version
+// that served before it), healthy, routed (Traefik confirmed), serving (a
+// role without a route), stopped (the old one).
 type Event struct {
 	Host, Name string
+	Detail     string
 	At         time.Time
 }
 
-func (rt *Runtime) record(host, name string) {
+func (rt *Runtime) record(host, name string) { rt.recordDetail(host, name, "") }
+
+func (rt *Runtime) recordDetail(host, name, detail string) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	rt.events = append(rt.events, Event{Host: host, Name: name, At: time.Now()})
+	rt.events = append(rt.events, Event{Host: host, Name: name, Detail: detail, At: time.Now()})
 }
 
 // Events returns what record saw, in order.

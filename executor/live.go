@@ -77,6 +77,9 @@ func (l *Live) Run(ctx context.Context, c Command) (Result, error) {
 	if l.Verbose {
 		l.Out.Line(label, "$ "+c.Shown())
 	}
+	// On a terminal, what a host is busy with (and for how long) shows in
+	// its status line; a streamed command's output replaces it.
+	l.Out.Status(label, "$ "+c.Shown())
 	// Output read by flows (docker ps, inspect...) is kept whole. Streamed
 	// output has already been shown as it arrived and may be endless
 	// (app logs -f): only its tail is kept, for Result and errors.
@@ -103,6 +106,11 @@ func (l *Live) Run(ctx context.Context, c Command) (Result, error) {
 		defer cancel()
 	}
 	var err error
+	start := time.Now()
+	if l.Verbose {
+		// With -v, --output json reports every finished command.
+		defer func() { l.Out.Command(label, c.Shown(), exitOf(err), time.Since(start)) }()
+	}
 	if c.Host == "" {
 		err = runLocal(runCtx, c, stdin, outW, errW)
 	} else {
@@ -134,6 +142,19 @@ func (l *Live) Run(ctx context.Context, c Command) (Result, error) {
 		return res, &CommandError{Host: c.Host, Command: c.Shown(), Code: res.Code, Stderr: res.Stderr}
 	}
 	return res, fmt.Errorf("on %s: %q: %w", label, shown, err)
+}
+
+// exitOf is a finished command's exit status: -1 when it has none (it
+// timed out, was cancelled or never started).
+func exitOf(err error) int {
+	var coded interface{ ExitCode() int }
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &coded):
+		return coded.ExitCode()
+	}
+	return -1
 }
 
 // StreamTail is how much of a streamed command's stdout (and of its

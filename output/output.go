@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // CollapseAbove is the fleet size from which Collapse summarizes: up to
@@ -22,9 +23,13 @@ const CollapseAbove = 10
 
 // Printer writes progress lines. The zero value is not usable; use New.
 type Printer struct {
-	mu    sync.Mutex
-	w     io.Writer
-	quiet bool
+	mu     sync.Mutex
+	w      io.Writer
+	quiet  bool
+	events *Stream // --output json: every step, line and command is an event too
+	github bool    // GitHub Actions: each step is a ::group:: of the log
+	inGrp  bool    // a ::group:: is open
+	live   *liveView
 
 	fleet  int               // > 0 while collapsing: the number of hosts
 	groups []*group          // held lines of the current step, in order
@@ -44,6 +49,81 @@ type group struct {
 // the output of commands the user asked to see (Always).
 func New(w io.Writer, quiet bool) *Printer { return &Printer{w: w, quiet: quiet} }
 
+// Options are what a Printer does beyond plain lines.
+type Options struct {
+	Quiet bool
+	// Events receives every step, line and (Command) finished command as
+	// a JSON event, whatever Quiet says: the stream is for programs.
+	Events *Stream
+	// GitHub folds each step into a ::group:: of a GitHub Actions log.
+	GitHub bool
+	// Live, for a terminal, keeps a status line per host below the
+	// printed lines, updated in place (see live.go); Width is its width.
+	Live  bool
+	Width int
+}
+
+// NewWith returns a Printer writing to w with o. Close it when done.
+func NewWith(w io.Writer, o Options) *Printer {
+	p := &Printer{w: w, quiet: o.Quiet, events: o.Events, github: o.GitHub}
+	if o.Live {
+		p.live = newLiveView(p, o.Width)
+	}
+	return p
+}
+
+// Close ends what is open: the held lines of Collapse, a ::group::, and
+// the live view (its status lines are erased). Call it before printing
+// the final error.
+func (p *Printer) Close() {
+	p.Flush()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.endGroupLocked()
+	if p.live != nil {
+		p.live.stopLocked()
+		p.live = nil
+	}
+}
+
+// writeLocked writes one line (with its newline) to w, under the live
+// view's status lines when there is one.
+func (p *Printer) writeLocked(line string) {
+	if p.live != nil {
+		p.live.writeLocked(line)
+		return
+	}
+	io.WriteString(p.w, line)
+}
+
+func (p *Printer) endGroupLocked() {
+	if p.inGrp {
+		p.writeLocked("::endgroup::\n")
+		p.inGrp = false
+	}
+}
+
+// logEvent emits a log event for a printed line.
+func (p *Printer) logEvent(host, text string) {
+	if p.events != nil {
+		p.events.Emit(Event{Type: "log", Host: host, Message: Ptr(text)})
+	}
+}
+
+// Command reports a finished command (a JSON event; nothing is printed).
+// cmd is its display form, which never holds a secret.
+func (p *Printer) Command(host, cmd string, exit int, d time.Duration) {
+	if p.events != nil {
+		p.events.Emit(Event{Type: "command", Host: host, Cmd: cmd, Exit: Ptr(exit), DurationMS: Ptr(d.Milliseconds())})
+	}
+}
+
+// Emit writes e to the event stream, if there is one.
+func (p *Printer) Emit(e Event) { p.events.Emit(e) }
+
+// JSON reports whether events go to a JSON stream.
+func (p *Printer) JSON() bool { return p.events != nil }
+
 func prefix(host string) string {
 	if host == "" {
 		return ""
@@ -54,6 +134,7 @@ func prefix(host string) string {
 // Line prints one line, prefixed by host when host is not empty.
 func (p *Printer) Line(host, text string) {
 	if p.quiet {
+		p.logEvent(host, text)
 		return
 	}
 	p.Always(host, text)
@@ -61,13 +142,17 @@ func (p *Printer) Line(host, text string) {
 
 // Always prints even in quiet mode: command output the user asked for.
 func (p *Printer) Always(host, text string) {
+	p.logEvent(host, text)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.live != nil && host != "" {
+		p.live.setLocked(host, "") // a line for host: what it waited for is over
+	}
 	if p.fleet > 0 {
 		p.holdLocked(host, text)
 		return
 	}
-	fmt.Fprintf(p.w, "%s%s\n", prefix(host), text)
+	p.writeLocked(prefix(host) + text + "\n")
 }
 
 // print writes a line at once, even while collapsing: streamed command
@@ -75,21 +160,34 @@ func (p *Printer) Always(host, text string) {
 func (p *Printer) print(host, text string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "%s%s\n", prefix(host), text)
+	p.writeLocked(prefix(host) + text + "\n")
 }
 
 // Step announces a step of a flow; while collapsing, it first prints the
 // summary of the step before.
 func (p *Printer) Step(title string) {
+	if p.events != nil {
+		p.events.Emit(Event{Type: "step", Title: title})
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.flushLocked()
 	if p.fleet > 0 {
 		title = shortenLists(title)
 	}
-	if !p.quiet {
-		fmt.Fprintf(p.w, "== %s\n", title)
+	if p.live != nil {
+		p.live.stepLocked(title)
 	}
+	if p.quiet {
+		return
+	}
+	if p.github {
+		// One fold per step; the title line stays as it always was.
+		p.endGroupLocked()
+		p.writeLocked("::group::" + title + "\n")
+		p.inGrp = true
+	}
+	p.writeLocked("== " + title + "\n")
 }
 
 // longListRE finds lists of more than 6 comma-separated words: on a large
@@ -167,7 +265,7 @@ func (p *Printer) holdLocked(host, text string) {
 
 func (p *Printer) flushLocked() {
 	for _, g := range p.groups {
-		fmt.Fprintln(p.w, g.format(p.fleet))
+		p.writeLocked(g.format(p.fleet) + "\n")
 	}
 	p.groups = p.groups[:0]
 	clear(p.byKey)
@@ -223,6 +321,12 @@ func (l *LineWriter) Write(b []byte) (int, error) {
 
 func (l *LineWriter) emit(line string) {
 	line = string(bytes.TrimRight([]byte(line), "\r"))
+	l.p.logEvent(l.host, line)
+	if !l.always && l.p.status(l.host, line) {
+		// On a terminal, a long command's output is its host's status
+		// line (pull and push progress), not lines that scroll away.
+		return
+	}
 	if l.always || !l.p.quiet {
 		l.p.print(l.host, line)
 	}

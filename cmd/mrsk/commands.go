@@ -13,9 +13,9 @@ import (
 // Globals are the flags every command takes.
 type Globals struct {
 	ConfigFile  string `short:"c" default:"config/deploy.yml" help:"Config file."`
-	Destination string `short:"d" help:"Destination: merges config/deploy.<destination>.yml."`
-	Hosts       string `short:"H" help:"Only these hosts (comma list, * wildcards)."`
-	Roles       string `short:"r" help:"Only these roles (comma list, * wildcards)."`
+	Destination string `short:"d" predictor:"destination" help:"Destination: merges config/deploy.<destination>.yml."`
+	Hosts       string `short:"H" predictor:"host" help:"Only these hosts (comma list, * wildcards)."`
+	Roles       string `short:"r" predictor:"role" help:"Only these roles (comma list, * wildcards)."`
 	Primary     bool   `short:"p" help:"Only the primary host."`
 	SkipHooks   bool   `help:"Run no hooks (neither config/deploy.star hook functions nor .mrsk/hooks files)."`
 	Version     string `help:"Version (image tag) to act on; default: the git HEAD sha."`
@@ -23,6 +23,8 @@ type Globals struct {
 	Quiet       bool   `short:"q" help:"Print only errors and requested output."`
 	DryRun      bool   `name:"dry-run" help:"Connect to nothing; print the commands each host would run."`
 	Timings     bool   `help:"At the end, print per host how long the switch took and how many remote commands ran."`
+	Output      string `enum:"text,json" default:"text" help:"text, or json: one JSON event a line on stdout, text for people on stderr (also MRSK_OUTPUT=json)."`
+	NoProgress  bool   `name:"no-progress" help:"Plain lines even on a terminal: no live status view."`
 	// A pointer: an explicit 0 (no timeout) must differ from the flag
 	// being absent (command_timeout in deploy.yml, else the default).
 	CommandTimeout *time.Duration `name:"command-timeout" placeholder:"DURATION" help:"Stop a remote command that runs longer than this (default 2m, or command_timeout in deploy.yml; pulls, builds and streamed commands get at least 30m; 0 means no limit)."`
@@ -45,6 +47,8 @@ type CLI struct {
 	Version  VersionCmd  `cmd:"" help:"Print mrsk's version."`
 	Help     HelpCmd     `cmd:"" help:"Explain: mrsk help builtins lists what config/deploy.star can call."`
 	Test     TestCmd     `cmd:"" help:"Run the Starlark tests of the flows (config/*_test.star and the stock ones); nothing is contacted."`
+
+	Completion CompletionCmd `cmd:"" help:"Print the shell completion script for bash, zsh or fish (source <(mrsk completion bash))."`
 
 	App       AppCmd       `cmd:"" help:"Manage app containers."`
 	Traefik   TraefikCmd   `cmd:"" help:"Manage Traefik."`
@@ -103,12 +107,14 @@ func (c *PruneCmd) Run(app *App, g *Globals) error {
 
 // RemoveCmd is `mrsk remove`.
 type RemoveCmd struct {
-	Confirmed bool `short:"y" help:"Do not ask (required: removal cannot be undone)."`
+	Confirmed bool `short:"y" help:"Do not ask: removal cannot be undone (without a terminal, -y is required)."`
 }
 
 func (c *RemoveCmd) Run(app *App, g *Globals) error {
 	if !c.Confirmed && !g.DryRun {
-		return fmt.Errorf("remove deletes the app, its accessories and Traefik from every host: run again with -y to confirm")
+		if err := confirm(app, "remove deletes the app, its accessories and Traefik from every host"); err != nil {
+			return err
+		}
 	}
 	return runCommand(app, g, "remove", flowOpts{})
 }
@@ -129,16 +135,30 @@ type LogsFlags struct {
 
 // AppCmd is `mrsk app ...`.
 type AppCmd struct {
-	Boot       simple     `cmd:"" help:"Boot the current version (switching traffic to it)."`
-	Start      simple     `cmd:"" help:"Start the stopped container of the version."`
-	Stop       simple     `cmd:"" help:"Stop the app containers (and their routes)."`
-	Info       simple     `cmd:"" help:"Show running app containers."`
-	Containers simple     `cmd:"" help:"Show all app containers, including stopped ones kept for rollback."`
-	Images     simple     `cmd:"" help:"Show app images."`
-	Logs       AppLogsCmd `cmd:"" help:"Show app logs."`
-	Exec       AppExecCmd `cmd:"" help:"Run a command in a new (or with --reuse, the running) app container."`
-	Remove     simple     `cmd:"" help:"Remove app containers and images."`
-	Version    simple     `cmd:"" help:"Show the running version on each host."`
+	Boot       simple       `cmd:"" help:"Boot the current version (switching traffic to it)."`
+	Start      simple       `cmd:"" help:"Start the stopped container of the version."`
+	Stop       simple       `cmd:"" help:"Stop the app containers (and their routes)."`
+	Info       simple       `cmd:"" help:"Show running app containers."`
+	Containers simple       `cmd:"" help:"Show all app containers, including stopped ones kept for rollback."`
+	Images     simple       `cmd:"" help:"Show app images."`
+	Logs       AppLogsCmd   `cmd:"" help:"Show app logs."`
+	Exec       AppExecCmd   `cmd:"" help:"Run a command in a new (or with --reuse, the running) app container."`
+	Remove     AppRemoveCmd `cmd:"" help:"Remove app containers and images (asks, or -y)."`
+	Version    simple       `cmd:"" help:"Show the running version on each host."`
+}
+
+// AppRemoveCmd is `mrsk app remove`.
+type AppRemoveCmd struct {
+	Confirmed bool `short:"y" help:"Do not ask (without a terminal, -y is required)."`
+}
+
+func (c *AppRemoveCmd) Run(app *App, g *Globals) error {
+	if !c.Confirmed && !g.DryRun {
+		if err := confirm(app, "app remove deletes the app's containers (those kept for rollback too) and images"); err != nil {
+			return err
+		}
+	}
+	return runCommand(app, g, "app remove", flowOpts{})
 }
 
 // simple is a leaf command whose flow COMMANDS (stdlib/deploy.star) names
@@ -211,25 +231,27 @@ type AccessoryCmd struct {
 }
 
 type accessoryName struct {
-	Name string `arg:"" help:"Accessory name, or all."`
+	Name string `arg:"" predictor:"accessory" help:"Accessory name, or all."`
 }
 
 // AccessoryRemoveCmd is `mrsk accessory remove NAME -y`.
 type AccessoryRemoveCmd struct {
-	Name      string `arg:"" help:"Accessory name, or all."`
-	Confirmed bool   `short:"y" help:"Do not ask (required: the accessory's data is deleted)."`
+	Name      string `arg:"" predictor:"accessory" help:"Accessory name, or all."`
+	Confirmed bool   `short:"y" help:"Do not ask: the accessory's data is deleted (without a terminal, -y is required)."`
 }
 
 func (c *AccessoryRemoveCmd) Run(app *App, g *Globals) error {
 	if !c.Confirmed && !g.DryRun {
-		return fmt.Errorf("accessory remove deletes the containers, images and data directories of %s: run again with -y to confirm", c.Name)
+		if err := confirm(app, "accessory remove deletes the containers, images and data directories of "+c.Name); err != nil {
+			return err
+		}
 	}
 	return runCommand(app, g, "accessory remove", flowOpts{}, starlark.String(c.Name))
 }
 
 // AccessoryLogsCmd is `mrsk accessory logs NAME`.
 type AccessoryLogsCmd struct {
-	Name string `arg:"" help:"Accessory name, or all."`
+	Name string `arg:"" predictor:"accessory" help:"Accessory name, or all."`
 	LogsFlags
 }
 
@@ -239,7 +261,7 @@ func (c *AccessoryLogsCmd) Run(app *App, g *Globals) error {
 
 // AccessoryExecCmd is `mrsk accessory exec NAME CMD`.
 type AccessoryExecCmd struct {
-	Name string `arg:"" help:"Accessory name, or all."`
+	Name string `arg:"" predictor:"accessory" help:"Accessory name, or all."`
 	Cmd  string `arg:"" help:"Command to run (shell syntax)."`
 }
 

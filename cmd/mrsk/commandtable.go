@@ -66,5 +66,6 @@ func runCommand(app *App, g *Globals, path string, opts flowOpts, args ...starla
 	}
 	// app exec --reuse runs in the running container: no version needed.
 	opts.needVersion = spec.Version && !opts.reuse
+	opts.actsOnVersion = spec.Version || path == "rollback"
 	return runFlow(app, g, spec.Flow, opts, args...)
 }

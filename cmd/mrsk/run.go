@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/mrsk-go/mrsk/builtins"
 	"github.com/mrsk-go/mrsk/config"
@@ -25,11 +26,14 @@ import (
 
 // flowOpts are the command options a flow sees as ctx.options.
 type flowOpts struct {
-	needVersion bool
-	skipPush    bool
-	lines       int
-	follow      bool
-	reuse       bool
+	needVersion   bool
+	actsOnVersion bool   // the version is what the command puts in service (deploy, rollback...)
+	output        string // "json" with --output json: read-only flows return data
+
+	skipPush bool
+	lines    int
+	follow   bool
+	reuse    bool
 }
 
 func (o flowOpts) values() map[string]starlark.Value {
@@ -42,6 +46,7 @@ func (o flowOpts) values() map[string]starlark.Value {
 		"lines":     starlark.MakeInt(lines),
 		"follow":    starlark.Bool(o.follow),
 		"reuse":     starlark.Bool(o.reuse),
+		"output":    starlark.String(cmpOr(o.output, "text")),
 	}
 }
 
@@ -61,7 +66,7 @@ func loadConfig(app *App, g *Globals) (*config.Config, error) {
 		return nil, err
 	}
 	if m := cfg.MinimumVersion; m != "" && compareVersions(version, m) < 0 {
-		return nil, fmt.Errorf("%s: minimum_version: the config needs mrsk %s or newer; this is %s", cfg.File, m, version)
+		return nil, &configError{fmt.Errorf("%s: minimum_version: the config needs mrsk %s or newer; this is %s", cfg.File, m, version)}
 	}
 	return cfg, nil
 }
@@ -109,7 +114,17 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 	if err != nil {
 		return err
 	}
-	out := output.New(app.Stdout, g.Quiet)
+	if app.Events != nil {
+		opts.output = "json"
+	}
+	out := output.NewWith(app.Stdout, output.Options{
+		Quiet:  g.Quiet,
+		Events: app.Events,
+		GitHub: truthy(app.LookupEnv, "GITHUB_ACTIONS"),
+		Live:   liveView(app, g),
+		Width:  termWidth(app.Stdout),
+	})
+	defer out.Close()
 	ver := g.Version
 	if ver == "" {
 		ver, err = gitVersion(cfg.Root)
@@ -131,6 +146,9 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 			Keys:   cfg.SSH.Keys,
 			Proxy:  cfg.SSH.Proxy,
 			Notice: func(host, msg string) { out.Line(host, msg) },
+
+			KeyData:        keyData(cfg, app.LookupEnv),
+			KnownHostsData: knownHostsData(app.LookupEnv),
 		})
 		ex = &executor.Live{Remote: pool, Out: out, Verbose: g.Verbose, CommandTimeout: limit}
 	}
@@ -169,10 +187,11 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 		Print:       func(msg string) { out.Always("", msg) },
 	})
 	if err != nil {
-		return report(app, "load "+projectFile, err)
+		out.Close()
+		return &configError{report(app, "load "+projectFile, err)}
 	}
 	start := time.Now()
-	_, flowErr := eng.Call(app.Ctx, flow, append([]starlark.Value{ctxVal}, args...)...)
+	data, flowErr := eng.Call(app.Ctx, flow, append([]starlark.Value{ctxVal}, args...)...)
 	if g.Timings {
 		defer printTimings(out, start, rt.Events(), ex)
 	}
@@ -182,6 +201,21 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 	cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cleanErr := rt.RunCleanups(cctx)
+	// The live view and an open ::group:: end before the final word.
+	out.Close()
+	if app.Result != nil {
+		hostsV, _ := ctxVal.Attr("hosts")
+		hosts, _ := toStringList(hostsV)
+		r := app.Result
+		r.hosts = hosts
+		if opts.actsOnVersion {
+			r.version = ver
+		}
+		r.hostResults = hostResults(hosts, rt.Events(), flowErr == nil && cleanErr == nil, ver, opts.actsOnVersion)
+		if flowErr == nil {
+			r.data = jsonValue(data)
+		}
+	}
 	if flowErr != nil {
 		if app.Ctx.Err() != nil {
 			at := ""
@@ -193,7 +227,7 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 			} else {
 				fmt.Fprintf(app.Stderr, "mrsk: %s interrupted%s; every host was put back as it was (see above), nothing was left half-done\n", displayName(flow), at)
 			}
-			return reported{flowErr}
+			return reported{&interruptedError{flowErr}}
 		}
 		err := report(app, flow, flowErr)
 		if cleanErr != nil {
@@ -303,6 +337,14 @@ func (c *ConfigCmd) Run(app *App, g *Globals) error {
 	b, err := cfg.YAML()
 	if err != nil {
 		return err
+	}
+	if app.Result != nil {
+		// The result's data is the same document, secrets [REDACTED].
+		var data any
+		if err := yaml.Unmarshal(b, &data); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		app.Result.data = data
 	}
 	_, err = app.Stdout.Write(b)
 	return err
