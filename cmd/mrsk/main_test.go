@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,7 +173,7 @@ func goEnv(key string) string {
 }
 
 func commands(root string) map[string]func(ts *testscript.TestScript, neg bool, args []string) {
-	return map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	cmds := map[string]func(ts *testscript.TestScript, neg bool, args []string){
 		"load": loadCmd(), // load_test.go: load start NAME URL [WORKERS] [-resolve NAME:IP] [-root FILE] | load stop NAME MIN
 		// pebble root FILE | pebble mark | pebble orders NAME (https_test.go):
 		// the sandbox ACME server's issuing root, and the orders (challenges
@@ -272,4 +273,6 @@ func commands(root string) map[string]func(ts *testscript.TestScript, neg bool, 
 		"listeners": listenersCmd(root),
 		"pullbytes": pullbytesCmd(),
 	}
+	maps.Copy(cmds, ciCmds()) // ci_test.go: the JSON stream, keys from the environment
+	return cmds
 }
