@@ -61,6 +61,9 @@ func bAccessoryBoot(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args s
 	dir := rt.accessoryDir(a)
 	for _, local := range slices.Sorted(maps.Keys(a.Files)) {
 		content, err := os.ReadFile(filepath.Join(rt.Opts.ProjectRoot, local))
+		if r, ok := a.RenderedFiles[local]; ok {
+			content, err = []byte(r.Reveal()), nil // an .erb file, rendered at load
+		}
 		if err != nil {
 			return nil, fmt.Errorf("accessory %s: files: %w", a.Name, err)
 		}

@@ -217,6 +217,10 @@ type Accessory struct {
 	Volumes     []string          `yaml:"volumes,omitempty"`
 	Options     map[string]any    `yaml:"options,omitempty"`
 	Labels      map[string]string `yaml:"labels,omitempty"`
+
+	// RenderedFiles holds the files of Files ending in .erb, rendered at
+	// load (local path -> content); secret, as credentials may be in them.
+	RenderedFiles map[string]Secret `yaml:"-"`
 }
 
 // Logging is passed to docker run --log-driver/--log-opt.

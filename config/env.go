@@ -15,6 +15,10 @@ var envRefRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
 // expand replaces ${NAME} in s with the variable's value; $${ is a literal
 // ${. Anything else after $ is left alone.
 func (l *loader) expand(n *node, path, s string) (string, bool) {
+	if n != nil && n.cred {
+		l.failf(n, path, "%s", credentialInPlainSetting)
+		return "", false
+	}
 	if !strings.Contains(s, "${") {
 		return s, true
 	}

@@ -65,7 +65,18 @@ func load(opts LoadOptions) (*Config, *Error) {
 		Destination: opts.Destination,
 	}
 
-	root, err := readConfigFile(file)
+	if opts.Destination != "" && !destinationRE.MatchString(opts.Destination) {
+		return nil, &Error{File: file, Msg: "invalid destination " + strconv.Quote(opts.Destination) +
+			": use letters, digits, '.', '-' and '_'"}
+	}
+	// The variables come first: ERB in the config files reads them.
+	envLookup, envFiles, err := dotenvLookup(c.Root, opts.Destination, lookup)
+	if err != nil {
+		return nil, err
+	}
+	tm := &templates{root: c.Root, dest: opts.Destination, lookup: envLookup}
+
+	root, err := readConfigFile(file, tm)
 	if err != nil {
 		return nil, err
 	}
@@ -74,12 +85,8 @@ func load(opts LoadOptions) (*Config, *Error) {
 	}
 
 	if opts.Destination != "" {
-		if !destinationRE.MatchString(opts.Destination) {
-			return nil, &Error{File: file, Msg: "invalid destination " + strconv.Quote(opts.Destination) +
-				": use letters, digits, '.', '-' and '_'"}
-		}
 		dfile := DestinationFile(file, opts.Destination)
-		dest, err := readConfigFile(dfile)
+		dest, err := readConfigFile(dfile, tm)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				err.Msg = "destination file not found (for -d " + opts.Destination + ")"
@@ -93,37 +100,8 @@ func load(opts LoadOptions) (*Config, *Error) {
 		root = mergeNodes(root, dest)
 	}
 
-	// .env, then .env.DESTINATION over it, then the real environment over both.
-	var dotenvs []map[string]string
-	envFiles := []string{filepath.Join(c.Root, ".env")}
-	if opts.Destination != "" {
-		envFiles = append(envFiles, filepath.Join(c.Root, ".env."+opts.Destination))
-	}
-	for _, f := range envFiles {
-		vars, ok, err := readDotenv(f)
-		if err != nil {
-			var e *Error
-			if errors.As(err, &e) {
-				return nil, e
-			}
-			return nil, &Error{File: f, Msg: err.Error(), err: err}
-		}
-		if ok {
-			c.Files = append(c.Files, f)
-			dotenvs = append([]map[string]string{vars}, dotenvs...) // later files first
-		}
-	}
-	l := &loader{file: file, root: c.Root, lookup: func(name string) (string, bool) {
-		if v, ok := lookup(name); ok {
-			return v, true
-		}
-		for _, vars := range dotenvs {
-			if v, ok := vars[name]; ok {
-				return v, true
-			}
-		}
-		return "", false
-	}}
+	c.Files = append(c.Files, envFiles...)
+	l := &loader{file: file, root: c.Root, lookup: envLookup, tm: tm}
 
 	if rd := root.get("require_destination"); rd != nil && opts.Destination == "" {
 		if v, set := l.boolean(rd, "require_destination"); set && v {
@@ -138,11 +116,50 @@ func load(opts LoadOptions) (*Config, *Error) {
 	if l.err != nil {
 		return nil, l.err
 	}
+	if err := tm.renderAccessoryFiles(c); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
-// readConfigFile reads and parses one YAML file.
-func readConfigFile(file string) (*node, *Error) {
+// dotenvLookup reads .env, then .env.DESTINATION over it, and returns a
+// lookup where the real environment wins over both, with the files read.
+func dotenvLookup(root, dest string, lookup func(string) (string, bool)) (func(string) (string, bool), []string, *Error) {
+	var dotenvs []map[string]string
+	var read []string
+	envFiles := []string{filepath.Join(root, ".env")}
+	if dest != "" {
+		envFiles = append(envFiles, filepath.Join(root, ".env."+dest))
+	}
+	for _, f := range envFiles {
+		vars, ok, err := readDotenv(f)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return nil, nil, e
+			}
+			return nil, nil, &Error{File: f, Msg: err.Error(), err: err}
+		}
+		if ok {
+			read = append(read, f)
+			dotenvs = append([]map[string]string{vars}, dotenvs...) // later files first
+		}
+	}
+	return func(name string) (string, bool) {
+		if v, ok := lookup(name); ok {
+			return v, true
+		}
+		for _, vars := range dotenvs {
+			if v, ok := vars[name]; ok {
+				return v, true
+			}
+		}
+		return "", false
+	}, read, nil
+}
+
+// readConfigFile reads one YAML file and renders its ERB.
+func readConfigFile(file string, tm *templates) (*node, *Error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		msg := "cannot read: " + err.Error()
@@ -151,5 +168,5 @@ func readConfigFile(file string) (*node, *Error) {
 		}
 		return nil, &Error{File: file, Msg: msg, err: err}
 	}
-	return parseYAML(file, data)
+	return tm.parse(file, data)
 }

@@ -18,6 +18,7 @@ type node struct {
 	file      string
 	pairs     []pair  // mappings, in file order
 	items     []*node // sequences
+	cred      bool    // holds a Rails credential rendered by ERB (erb.go)
 }
 
 type pair struct{ key, val *node }

@@ -19,13 +19,14 @@ type loader struct {
 	root   string // the project root, where relative files are read
 	lookup func(string) (string, bool)
 	err    *Error
+	tm     *templates // ERB: redacts credentials from messages
 }
 
 func (l *loader) failf(n *node, path, format string, args ...any) {
 	if l.err != nil {
 		return
 	}
-	e := &Error{File: l.file, Path: path, Msg: fmt.Sprintf(format, args...)}
+	e := &Error{File: l.file, Path: path, Msg: l.tm.redact(fmt.Sprintf(format, args...))}
 	if n != nil {
 		e.File, e.Line, e.Col = n.file, n.line, n.col
 	}
@@ -172,7 +173,7 @@ func (l *loader) str(n *node, path string) string {
 }
 
 func (l *loader) secret(n *node, path string) Secret {
-	return NewSecret(l.str(n, path))
+	return NewSecret(l.str(plainNode(n), path))
 }
 
 func parseInt(s string) (int, error) {
