@@ -43,6 +43,7 @@ type CLI struct {
 	Remove   RemoveCmd   `cmd:"" help:"Remove the app, accessories and Traefik from the hosts."`
 	Info     simple      `cmd:"" aliases:"details" help:"Show Traefik and app containers per host."`
 	Config   ConfigCmd   `cmd:"" help:"Print the resolved configuration (secrets redacted)."`
+	Envify   EnvifyCmd   `cmd:"" help:"Render .env.erb (or .env.<destination>.erb with -d) into .env (.env.<destination>), mode 0600."`
 	Audit    simple      `cmd:"" help:"Show the audit log of each host."`
 	Version  VersionCmd  `cmd:"" help:"Print mrsk's version."`
 	Help     HelpCmd     `cmd:"" help:"Explain: mrsk help builtins lists what config/deploy.star can call."`

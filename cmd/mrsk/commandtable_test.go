@@ -15,7 +15,7 @@ import (
 )
 
 // goOnly are the commands that run no flow: Go does their work.
-var goOnly = map[string]bool{"init": true, "config": true, "version": true, "test": true, "help": true, "completion": true}
+var goOnly = map[string]bool{"init": true, "config": true, "version": true, "test": true, "help": true, "completion": true, "envify": true}
 
 // Every command of the CLI has an entry in COMMANDS, every entry is a
 // command, and every flow it names is a function of the stock flows.
