@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"sync"
@@ -60,15 +61,19 @@ func (s *Stream) Emit(e Event) {
 	}
 	e.Schema = Schema
 	e.Time = s.now().UTC().Format(TimeFormat)
-	b, err := json.Marshal(e)
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	// Commands hold <, > and &: keep them readable, not \u003c.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(e); err != nil {
 		// Data is built from plain values; a failure here is a bug, and
 		// the stream must still say so in a line that parses.
-		b, _ = json.Marshal(Event{Schema: Schema, Time: e.Time, Type: "log", Message: Ptr("mrsk: cannot encode event: " + err.Error())})
+		b.Reset()
+		enc.Encode(Event{Schema: Schema, Time: e.Time, Type: "log", Message: Ptr("mrsk: cannot encode event: " + err.Error())})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.w.Write(append(b, '\n'))
+	s.w.Write(b.Bytes())
 }
 
 // Ptr returns a pointer to v: the optional fields of Event.

@@ -530,7 +530,7 @@ func ciCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string
 			if len(args) != 2 {
 				ts.Fatalf("usage: envfile NAME FILE")
 			}
-			b, err := os.ReadFile(args[1])
+			b, err := os.ReadFile(ts.MkAbs(args[1]))
 			ts.Check(err)
 			ts.Setenv(args[0], strings.TrimRight(string(b), "\n"))
 		},
@@ -538,7 +538,7 @@ func ciCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string
 			if len(args) < 2 {
 				ts.Fatalf("usage: nokeymaterial KEYFILE DIR...")
 			}
-			key, err := os.ReadFile(args[0])
+			key, err := os.ReadFile(ts.MkAbs(args[0]))
 			ts.Check(err)
 			var body []string // the key's base64 lines
 			for _, l := range strings.Split(string(key), "\n") {
