@@ -58,6 +58,8 @@ type Result struct {
 	Output []byte
 	src    []byte
 	segs   []segment // in output order, covering Output
+
+	outLines, srcLines []int // line start offsets of Output and src
 }
 
 // segment is a run of output: copied template text (literal) or a value
@@ -87,13 +89,14 @@ func Render(file string, src []byte, ctx Context) (*Result, error) {
 	if err := r.nodes(body); err != nil {
 		return nil, err
 	}
+	r.res.outLines, r.res.srcLines = lineStarts(r.res.Output), lineStarts(src)
 	return r.res, nil
 }
 
 // Source maps a position in Output to the template's position. A position
 // inside a rendered value maps to the start of its tag.
 func (r *Result) Source(p Pos) Pos {
-	off := offsetOf(r.Output, p)
+	off := offsetOf(r.Output, r.outLines, p)
 	i := sort.Search(len(r.segs), func(i int) bool { return r.segs[i].out+r.segs[i].n > off })
 	var s int
 	switch {
@@ -110,7 +113,7 @@ func (r *Result) Source(p Pos) Pos {
 			s += g.n
 		}
 	}
-	return posOf(r.src, s)
+	return posOf(r.src, r.srcLines, s)
 }
 
 // Secrets returns where Rails credential values start in Output.
@@ -118,22 +121,29 @@ func (r *Result) Secrets() []Pos {
 	var out []Pos
 	for _, g := range r.segs {
 		if g.secret {
-			out = append(out, posOf(r.Output, g.out))
+			out = append(out, posOf(r.Output, r.outLines, g.out))
 		}
 	}
 	return out
 }
 
-// offsetOf converts a position to a byte offset in b (clamped to b).
-func offsetOf(b []byte, p Pos) int {
-	off := 0
-	for line := 1; line < p.Line; line++ {
-		i := strings.IndexByte(string(b[off:]), '\n')
-		if i < 0 {
-			return len(b)
+// lineStarts returns the offset of each line's first byte.
+func lineStarts(b []byte) []int {
+	starts := []int{0}
+	for i, c := range b {
+		if c == '\n' {
+			starts = append(starts, i+1)
 		}
-		off += i + 1
 	}
+	return starts
+}
+
+// offsetOf converts a position to a byte offset in b (clamped to b).
+func offsetOf(b []byte, starts []int, p Pos) int {
+	if p.Line > len(starts) {
+		return len(b)
+	}
+	off := starts[max(p.Line, 1)-1]
 	for col := 1; col < p.Col && off < len(b) && b[off] != '\n'; col++ {
 		_, n := utf8.DecodeRune(b[off:])
 		off += n
@@ -142,11 +152,10 @@ func offsetOf(b []byte, p Pos) int {
 }
 
 // posOf converts a byte offset in b to a position.
-func posOf(b []byte, off int) Pos {
-	off = min(off, len(b))
-	line := 1 + strings.Count(string(b[:off]), "\n")
-	start := strings.LastIndexByte(string(b[:off]), '\n') + 1
-	return Pos{Line: line, Col: 1 + utf8.RuneCount(b[start:off])}
+func posOf(b []byte, starts []int, off int) Pos {
+	off = min(max(off, 0), len(b))
+	line := sort.Search(len(starts), func(i int) bool { return starts[i] > off }) // >= 1
+	return Pos{Line: line, Col: 1 + utf8.RuneCount(b[starts[line-1]:off])}
 }
 
 // Token kinds of the template.
@@ -184,7 +193,7 @@ func (p *parser) errAt(t token, msg string) *Error {
 func (p *parser) tokens() ([]token, error) {
 	s := string(p.src)
 	var toks []token
-	pos := 0
+	pos, line, counted := 0, 1, 0
 	for pos < len(s) {
 		i := strings.Index(s[pos:], "<%")
 		if i < 0 {
@@ -195,7 +204,8 @@ func (p *parser) tokens() ([]token, error) {
 		if start > pos {
 			toks = append(toks, token{kind: tText, text: s[pos:start], src: pos})
 		}
-		line := 1 + strings.Count(s[:start], "\n")
+		line += strings.Count(s[counted:start], "\n") // counted incrementally: no rescans
+		counted = start
 		if strings.HasPrefix(s[start:], "<%%") { // a literal <%
 			toks = append(toks, token{kind: tText, text: "<%", src: start, escaped: true})
 			pos = start + 3
