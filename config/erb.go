@@ -244,12 +244,13 @@ func (t *templates) renderAccessoryFiles(c *Config) *Error {
 			if !strings.HasSuffix(local, ".erb") {
 				continue
 			}
-			data, err := os.ReadFile(filepath.Join(c.Root, local))
+			name := filepath.Join(c.Root, local) // as config files are named: from the working directory
+			data, err := os.ReadFile(name)
 			if err != nil {
 				return &Error{File: c.File, Path: "accessories." + a.Name + ".files",
 					Msg: "cannot read " + local + ": " + err.Error(), err: err}
 			}
-			r, err := erb.Render(local, data, t.context(a.Env.Clear))
+			r, err := erb.Render(name, data, t.context(a.Env.Clear))
 			if err != nil {
 				return erbError(err)
 			}
@@ -282,12 +283,13 @@ func RenderTemplate(opts LoadOptions, file string) ([]byte, error) {
 	if e != nil {
 		return nil, e
 	}
-	data, err := os.ReadFile(filepath.Join(root, file))
+	name := filepath.Join(root, file)
+	data, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
 	t := &templates{root: root, dest: opts.Destination, lookup: env}
-	r, err := erb.Render(file, data, t.context(nil))
+	r, err := erb.Render(name, data, t.context(nil))
 	if err != nil {
 		return nil, err
 	}
