@@ -28,12 +28,37 @@ func (rt *Runtime) accessory(name string) (*config.Accessory, error) {
 	return nil, fmt.Errorf("no accessory named %q in %s (have: %s)", name, rt.Config.File, strings.Join(names, ", "))
 }
 
+// accessoryContainer is the accessory's service name (accessories.NAME.
+// service, default SERVICE-NAME), as Kamal's: its container's name and
+// "service" label.
 func (rt *Runtime) accessoryContainer(a *config.Accessory) string {
+	if a.Service != "" {
+		return a.Service
+	}
 	return rt.Config.Service + "-" + a.Name
 }
 
+// accessoryDir is where the accessory's files and relative directories
+// live on a host, relative to the SSH user's home: Kamal's layout, so
+// that the data of an accessory Kamal booted is found where it is.
 func (rt *Runtime) accessoryDir(a *config.Accessory) string {
-	return path.Join(stateDir, "accessories", rt.accessoryContainer(a))
+	return rt.accessoryContainer(a)
+}
+
+// accessoryFile is where a file of files is kept on the host: under
+// accessoryDir at its path in the container (so two files of one name
+// never meet).
+func (rt *Runtime) accessoryFile(a *config.Accessory, f config.PathMapping) string {
+	return path.Join(rt.accessoryDir(a), f.Remote)
+}
+
+// accessoryHostDir is the host side of a directories entry: an absolute
+// path as given, a relative one under accessoryDir.
+func (rt *Runtime) accessoryHostDir(a *config.Accessory, d config.PathMapping) (p string, inHome bool) {
+	if path.IsAbs(d.Local) {
+		return path.Clean(d.Local), false
+	}
+	return path.Join(rt.accessoryDir(a), path.Clean("/" + d.Local)[1:]), true
 }
 
 // publishArg turns "6379" into 6379:6379 and keeps "127.0.0.1:6379:6379".
@@ -58,8 +83,8 @@ func bAccessoryBoot(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args s
 		return nil, err
 	}
 	ctr := rt.accessoryContainer(a)
-	dir := rt.accessoryDir(a)
-	for _, local := range slices.Sorted(maps.Keys(a.Files)) {
+	for _, f := range a.Files {
+		local := f.Local
 		content, err := os.ReadFile(filepath.Join(rt.Opts.ProjectRoot, local))
 		if r, ok := a.RenderedFiles[local]; ok {
 			content, err = []byte(r.Reveal()), nil // an .erb file, rendered at load
@@ -67,7 +92,7 @@ func bAccessoryBoot(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args s
 		if err != nil {
 			return nil, fmt.Errorf("accessory %s: files: %w", a.Name, err)
 		}
-		c := uploadCommand(host, path.Join(dir, "files", path.Base(local)), content, "0644")
+		c := uploadCommand(host, rt.accessoryFile(a, f), content, "0644")
 		c.StdinNote = "(" + local + ")"
 		if _, err := rt.run(t, c); err != nil {
 			return nil, fmt.Errorf("accessory %s: upload %s: %w", a.Name, local, err)
@@ -97,13 +122,17 @@ func bAccessoryBoot(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args s
 	}
 	words = append(words, "--label", "service="+ctr)
 	var mounts []string
-	for _, local := range slices.Sorted(maps.Keys(a.Files)) {
-		mounts = append(mounts, homePath(path.Join(dir, "files", path.Base(local)))+quote(":"+a.Files[local]))
+	for _, f := range a.Files {
+		mounts = append(mounts, homePath(rt.accessoryFile(a, f))+quote(":"+f.Remote))
 	}
-	for _, hostDir := range slices.Sorted(maps.Keys(a.Directories)) {
-		p := path.Join(dir, "data", path.Clean("/" + hostDir)[1:])
+	for _, d := range a.Directories {
+		p, inHome := rt.accessoryHostDir(a, d)
 		script = append(script, "mkdir -p "+quote(p))
-		mounts = append(mounts, homePath(p)+quote(":"+a.Directories[hostDir]))
+		if inHome {
+			mounts = append(mounts, homePath(p)+quote(":"+d.Remote))
+		} else {
+			mounts = append(mounts, quote(p+":"+d.Remote))
+		}
 	}
 	for _, v := range a.Volumes {
 		words = append(words, "--volume", v)

@@ -218,7 +218,7 @@ func bHook(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 	return starlark.None, nil
 }
 
-// hookEnv is what Kamal passes its hook files, with MRSK_ names.
+// hookEnv is what Kamal passes its hook files, with MRSK_ and KAMAL_ names.
 func (rt *Runtime) hookEnv() []string {
 	rs, hosts, _ := rt.selectRoles()
 	var roles []string
@@ -240,6 +240,10 @@ func (rt *Runtime) hookEnv() []string {
 	}
 	if len(rt.Opts.Roles) > 0 {
 		env = append(env, "MRSK_ROLE="+strings.Join(rt.Opts.Roles, ","))
+	}
+	// Kamal's names too, so that hook files written for Kamal run as they are.
+	for _, kv := range env[:len(env):len(env)] {
+		env = append(env, "KAMAL_"+strings.TrimPrefix(kv, "MRSK_"))
 	}
 	return env
 }

@@ -124,6 +124,8 @@ func bDockerRun(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starl
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
+	// As Kamal 1.9: the host's name and random hex, new for each container.
+	spec.args = append([]string{"--hostname", container.Hostname(host, newRunID())}, spec.args...)
 	aside := fmt.Sprintf("%s_replaced_%d", name, rt.Now().UnixNano())
 	fence := path.Join(runDir, name+"."+rt.runID+".cancel")
 	script := append(spec.prelude, container.RunScript(rt.filter(role.Name, ""), name, aside, rt.runID, fence, append(spec.args, spec.cmd...))...)
@@ -174,11 +176,13 @@ type appRunSpec struct {
 func (rt *Runtime) appRun(host string, role *config.Role, version, name string) (appRunSpec, error) {
 	c := rt.Config
 	var sp appRunSpec
+	// The role's env on this host: env.tags of its tags over it.
+	env := c.EnvFor(role, host)
 	app := container.App{Name: name, Version: version, Service: c.Service, Role: role.Name, Destination: c.Destination,
-		Labels: c.Labels, RoleLabels: role.Labels, Env: role.Env.Clear, Logging: c.Logging, Volumes: c.Volumes,
+		Labels: c.Labels, RoleLabels: role.Labels, Env: env.Clear, Logging: role.Logging, Volumes: c.Volumes,
 		Options: role.Options, Image: rt.ImageRef(version)}
-	if len(role.Env.Secret) > 0 {
-		content, err := container.EnvFile(role.Env)
+	if len(env.Secret) > 0 {
+		content, err := container.EnvFile(env)
 		if err != nil {
 			return sp, fmt.Errorf("role %s: %w", role.Name, err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/mrsk-go/mrsk/config"
 	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/engine"
 	"github.com/mrsk-go/mrsk/executor"
@@ -23,8 +24,16 @@ import (
 // is switched to as soon as it answers.
 const probeEvery = 100 * time.Millisecond
 
-func (rt *Runtime) healthDeadline() time.Duration {
-	h := rt.Config.Healthcheck
+// healthcheck is role's healthcheck (the top-level one with the role's
+// keys over it); the top-level one for a container of no known role.
+func (rt *Runtime) healthcheck(role string) config.Healthcheck {
+	if r := rt.Config.Role(role); r != nil {
+		return r.Healthcheck
+	}
+	return rt.Config.Healthcheck
+}
+
+func (rt *Runtime) healthDeadline(h config.Healthcheck) time.Duration {
 	if h.Timeout > 0 {
 		return h.Timeout
 	}
@@ -55,7 +64,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	if id == "" {
 		id = name
 	}
-	h := rt.Config.Healthcheck
+	h := rt.healthcheck(attr(ctr, "role"))
 	target := fmt.Sprintf("GET http://%s:%d%s", name, h.Port, h.Path)
 	switch {
 	case h.Cmd != "":
@@ -87,7 +96,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	var last error
 	switch {
 	case h.Cmd != "":
-		last = rt.pollUntil(ctx, exited, func() error {
+		last = rt.pollUntil(ctx, h, exited, func() error {
 			_, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "exec", id, "sh", "-c", h.Cmd)})
 			return err
 		})
@@ -112,7 +121,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 		}
 		client := rt.httpClient(host)
 		url := "http://" + net.JoinHostPort(ip, strconv.Itoa(h.Port)) + h.Path
-		last = rt.pollUntil(ctx, exited, func() error { return probe(ctx, client, url) })
+		last = rt.pollUntil(ctx, h, exited, func() error { return probe(ctx, client, url) })
 	}
 	sw := rt.switchOf(host, id)
 	if last == nil {
@@ -120,7 +129,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 		if sw != nil {
 			sw.setPhase(phaseHealthy)
 		}
-		if !useHTTP {
+		if r := rt.Config.Role(attr(ctr, "role")); !useHTTP || r != nil && !r.Traefik {
 			rt.inService(host, ctr) // no route to wait for: healthy is serving
 		}
 		secs := time.Since(start).Seconds()
@@ -152,7 +161,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	actx, acancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer acancel()
 	// Abandon the container: show why, then undo it.
-	res, _ := rt.Exec.Run(actx, executor.Command{Host: host, Line: join("docker", "logs", "--tail", "20", id) + " 2>&1; " + undo + " >/dev/null"})
+	res, _ := rt.Exec.Run(actx, executor.Command{Host: host, Line: join("docker", "logs", "--tail", strconv.Itoa(h.LogLines), id) + " 2>&1; " + undo + " >/dev/null"})
 	if logs := strings.TrimSpace(res.Stdout); logs != "" {
 		rt.Out.Always(host, "last log lines of "+name+":")
 		for _, l := range strings.Split(logs, "\n") {
@@ -179,8 +188,8 @@ func (e *UnhealthyError) Unwrap() error { return e.Cause }
 
 // pollUntil calls check until it succeeds, the container exits, or the
 // health deadline passes; it returns the last failure.
-func (rt *Runtime) pollUntil(ctx context.Context, exited <-chan string, check func() error) error {
-	deadline := time.NewTimer(rt.healthDeadline())
+func (rt *Runtime) pollUntil(ctx context.Context, h config.Healthcheck, exited <-chan string, check func() error) error {
+	deadline := time.NewTimer(rt.healthDeadline(h))
 	defer deadline.Stop()
 	var last error
 	for {
@@ -191,7 +200,7 @@ func (rt *Runtime) pollUntil(ctx context.Context, exited <-chan string, check fu
 		case code := <-exited:
 			return fmt.Errorf("container exited with status %s", code)
 		case <-deadline.C:
-			return fmt.Errorf("gave up after %s: %w", rt.healthDeadline(), last)
+			return fmt.Errorf("gave up after %s: %w", rt.healthDeadline(h), last)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(probeEvery):

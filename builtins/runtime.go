@@ -312,7 +312,10 @@ func (rt *Runtime) roleStruct(r *config.Role, primary bool) starlark.Value {
 		"hosts":   strList(r.Hosts),
 		"cmd":     starlark.String(r.Cmd),
 		"traefik": starlark.Bool(r.Traefik),
-		"primary": starlark.Bool(primary),
+		// Whether a new container must pass the health check (else it
+		// must keep running for readiness_delay).
+		"healthcheck": starlark.Bool(r.HealthcheckHTTP),
+		"primary":     starlark.Bool(primary),
 		// Names on the hosts: the route and env files' key, and the files.
 		"key":        starlark.String(rt.roleKey(r.Name)),
 		"route_file": starlark.String(rt.routeFile(r.Name)),

@@ -170,7 +170,7 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	// route by name stops working while the daemon is down, though the
 	// containers keep serving. The cost: a daemon restart or a reboot may
 	// re-address containers, and the next deploy rewrites the route.
-	url := fmt.Sprintf("http://%s:%d", ip, rt.Config.Healthcheck.Port)
+	url := fmt.Sprintf("http://%s:%d", ip, rt.healthcheck(role).Port)
 	content, routers, err := rt.routeFileFor(host, role, url)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)

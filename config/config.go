@@ -47,7 +47,10 @@ type Config struct {
 	// Roles in the order they appear in the file; "web" when servers is a list.
 	Roles []*Role `yaml:"roles"`
 
-	Env         Env               `yaml:"env,omitempty"`
+	Env Env `yaml:"env,omitempty"`
+	// EnvTags is env.tags: env added on the hosts tagged with the name
+	// (servers: [HOST: TAG]), over the role's.
+	EnvTags     map[string]Env    `yaml:"env_tags,omitempty"`
 	Registry    Registry          `yaml:"registry"`
 	Builder     Builder           `yaml:"builder,omitempty"`
 	SSH         SSH               `yaml:"ssh"`
@@ -66,6 +69,14 @@ type Config struct {
 	RequireDestination bool          `yaml:"require_destination,omitempty"`
 	MinimumVersion     string        `yaml:"minimum_version,omitempty"`
 	AssetPath          string        `yaml:"asset_path,omitempty"`
+	// HooksPath is where hook files are (hooks_path, relative to the
+	// project root); "" means .mrsk/hooks, else .kamal/hooks when only
+	// that exists.
+	HooksPath string `yaml:"hooks_path,omitempty"`
+	// AllowEmptyRoles lets a role list no host (it is then left out).
+	AllowEmptyRoles bool `yaml:"allow_empty_roles,omitempty"`
+	// SSHKit is Kamal's sshkit section: how connections are opened.
+	SSHKit SSHKit `yaml:"sshkit,omitempty"`
 	// CommandTimeout bounds each ordinary remote command (commands that
 	// move images, local and streamed ones get at least 30m; following
 	// logs none). nil means mrsk's default (2m); 0 means no timeout.
@@ -81,9 +92,28 @@ type Role struct {
 	Labels  map[string]string `yaml:"labels,omitempty"`
 	Options map[string]any    `yaml:"options,omitempty"`
 	// Traefik reports whether the role serves HTTP through Traefik. Default:
-	// true for the role named "web" (and the primary role), false otherwise;
-	// `traefik: true|false` in the role overrides.
+	// true for the primary role only, as in Kamal 1.9; `traefik: true|false`
+	// in the role overrides.
 	Traefik bool `yaml:"traefik"`
+	// Tags are the host tags of servers (HOST: TAG or HOST: [TAGS]), by
+	// host; EnvFor adds env.tags of each.
+	Tags map[string][]string `yaml:"tags,omitempty"`
+	// Healthcheck and Logging are the top-level ones with the role's own
+	// keys over them (a role without Traefik: its own healthcheck only).
+	Healthcheck Healthcheck `yaml:"healthcheck"`
+	Logging     Logging     `yaml:"logging,omitempty"`
+	// HealthcheckHTTP: a new container must pass the HTTP (or cmd) check
+	// before it serves. True for Traefik roles, and, as in Kamal 1.9, for
+	// any role when healthcheck.port or path is set (top level or role);
+	// otherwise it must keep running for readiness_delay.
+	HealthcheckHTTP bool `yaml:"healthcheck_http"`
+}
+
+// SSHKit configures how connections are opened (Kamal's sshkit section).
+type SSHKit struct {
+	// MaxConcurrentStarts bounds the SSH handshakes in flight; 0 is
+	// mrsk's default.
+	MaxConcurrentStarts int `yaml:"max_concurrent_starts,omitempty"`
 }
 
 // Env is clear and secret environment. Secret maps NAME to its value, read
@@ -140,8 +170,16 @@ type SSH struct {
 	Keys  []string `yaml:"keys,omitempty"`
 	// KeyData are private keys read from environment variables (CI
 	// secrets), used in memory only.
-	KeyData  []KeyData `yaml:"key_data,omitempty"`
-	LogLevel string    `yaml:"log_level,omitempty"`
+	KeyData []KeyData `yaml:"key_data,omitempty"`
+	// LogLevel "debug" prints each connection's steps (Kamal passes it to
+	// net-ssh); the other levels print what mrsk always prints.
+	LogLevel string `yaml:"log_level,omitempty"`
+	// ProxyCommand is run to reach each host (%h and %p are its address
+	// and port), its stdin and stdout the connection, as OpenSSH's.
+	ProxyCommand string `yaml:"proxy_command,omitempty"`
+	// KeysOnly offers only keys, key_data and ssh config IdentityFile
+	// keys: not ssh-agent's, nor ~/.ssh/id_* (OpenSSH's IdentitiesOnly).
+	KeysOnly bool `yaml:"keys_only,omitempty"`
 }
 
 // KeyData is a private key from the environment variable Name.
@@ -161,19 +199,28 @@ type Healthcheck struct {
 	MaxAttempts int           `yaml:"max_attempts"` // default 7
 	Timeout     time.Duration `yaml:"timeout,omitempty"`
 	Cmd         string        `yaml:"cmd,omitempty"`
+	// LogLines is how many of a failing container's last log lines are
+	// shown (default 50, as in Kamal).
+	LogLines int `yaml:"log_lines"`
 }
 
 // Traefik configures the proxy on every host of an HTTP role.
 type Traefik struct {
-	Image    string            `yaml:"image"`     // default "traefik:v3.6"
-	HostPort int               `yaml:"host_port"` // default 80
-	Args     map[string]any    `yaml:"args,omitempty"`
-	Options  map[string]any    `yaml:"options,omitempty"`
-	Labels   map[string]string `yaml:"labels,omitempty"`
-	Env      Env               `yaml:"env,omitempty"`
+	Image    string `yaml:"image"`     // default "traefik:v3.6"
+	HostPort int    `yaml:"host_port"` // default 80
+	// Publish false runs Traefik without publishing host_port (something
+	// else in front reaches it on the mrsk network).
+	Publish *bool             `yaml:"publish,omitempty"` // nil: true
+	Args    map[string]any    `yaml:"args,omitempty"`
+	Options map[string]any    `yaml:"options,omitempty"`
+	Labels  map[string]string `yaml:"labels,omitempty"`
+	Env     Env               `yaml:"env,omitempty"`
 	// TLS is HTTPS without writing Traefik args; nil is none.
 	TLS *TLS `yaml:"tls,omitempty"`
 }
+
+// Publishes reports whether Traefik publishes its ports on the host.
+func (t Traefik) Publishes() bool { return t.Publish == nil || *t.Publish }
 
 // TLS serves the HTTP roles over HTTPS (traefik.tls): a certificate from
 // an ACME server (Let's Encrypt by default) or the project's own.
@@ -206,14 +253,17 @@ type TLSCertificate struct {
 
 // Accessory is a long-lived service container (database, cache, ...).
 type Accessory struct {
-	Name        string            `yaml:"name"`
+	Name string `yaml:"name"`
+	// Service names its container, its "service" label and its directory
+	// on hosts: accessories.NAME.service, default SERVICE-NAME, as Kamal's.
+	Service     string            `yaml:"service"`
 	Image       string            `yaml:"image"`
 	Hosts       []string          `yaml:"hosts"` // resolved from host, hosts and roles
 	Port        string            `yaml:"port,omitempty"`
 	Env         Env               `yaml:"env,omitempty"`
 	Cmd         string            `yaml:"cmd,omitempty"`
-	Files       map[string]string `yaml:"files,omitempty"` // local path -> remote path
-	Directories map[string]string `yaml:"directories,omitempty"`
+	Files       []PathMapping     `yaml:"files,omitempty"`       // local file -> container path
+	Directories []PathMapping     `yaml:"directories,omitempty"` // host dir -> container path
 	Volumes     []string          `yaml:"volumes,omitempty"`
 	Options     map[string]any    `yaml:"options,omitempty"`
 	Labels      map[string]string `yaml:"labels,omitempty"`
@@ -221,6 +271,12 @@ type Accessory struct {
 	// RenderedFiles holds the files of Files ending in .erb, rendered at
 	// load (local path -> content); secret, as credentials may be in them.
 	RenderedFiles map[string]Secret `yaml:"-"`
+}
+
+// PathMapping is one LOCAL:REMOTE of accessory files or directories.
+type PathMapping struct {
+	Local  string `yaml:"local"`
+	Remote string `yaml:"remote"`
 }
 
 // Logging is passed to docker run --log-driver/--log-opt.

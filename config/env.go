@@ -59,6 +59,12 @@ func (l *loader) expand(n *node, path, s string) (string, bool) {
 
 // env reads either a map of clear values or {clear: map, secret: [NAMES]}.
 func (l *loader) env(n *node, path string) Env {
+	return l.envTagged(n, path, nil)
+}
+
+// envTagged is env that also reads tags: {TAG: env} into *tags (the
+// top-level env only: Kamal allows tags nowhere else).
+func (l *loader) envTagged(n *node, path string, tags *map[string]Env) Env {
 	var e Env
 	if isNull(n) {
 		return e
@@ -67,7 +73,7 @@ func (l *loader) env(n *node, path string) Env {
 		l.failf(n, path, "must be a map of variables, or a map with clear and secret")
 		return e
 	}
-	structured := n.get("clear") != nil || n.get("secret") != nil
+	structured := n.get("clear") != nil || n.get("secret") != nil || n.get("tags") != nil
 	if !structured {
 		e.Clear = l.envClear(n, path)
 		return e
@@ -75,6 +81,28 @@ func (l *loader) env(n *node, path string) Env {
 	l.object(n, path, "a map", handlers{
 		"clear":  func(v *node, p string) { e.Clear = l.envClear(v, p) },
 		"secret": func(v *node, p string) { e.Secret = l.envSecret(v, p) },
+		"tags": func(v *node, p string) {
+			if tags == nil {
+				l.failf(v, p, "tags are only allowed in the top-level env (they add env on tagged hosts of every role)")
+				return
+			}
+			if isNull(v) {
+				return
+			}
+			if v.kind != mappingKind {
+				l.failf(v, p, "must be a map of host tags, each a map of variables or a map with clear and secret")
+				return
+			}
+			m := map[string]Env{}
+			l.eachNamed(v, p, "tag", func(name string, val *node, tp string) {
+				if isNull(val) || val.kind != mappingKind {
+					l.failf(val, tp, "must be a map of variables, or a map with clear and secret")
+					return
+				}
+				m[name] = l.env(val, tp)
+			})
+			*tags = m
+		},
 	})
 	return e
 }

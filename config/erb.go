@@ -11,7 +11,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -240,7 +239,8 @@ func plainNode(n *node) *node {
 // touched; the content is kept as a secret since it may hold credentials.
 func (t *templates) renderAccessoryFiles(c *Config) *Error {
 	for _, a := range c.Accessories {
-		for _, local := range slices.Sorted(maps.Keys(a.Files)) {
+		for _, f := range a.Files {
+			local := f.Local
 			if !strings.HasSuffix(local, ".erb") {
 				continue
 			}

@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -114,4 +116,38 @@ func (c *Config) YAML() ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// EnvFor is role's env on host: with the env.tags of host's tags over it,
+// in the order the host lists them, as Kamal 1.9 merges them.
+func (c *Config) EnvFor(r *Role, host string) Env {
+	e := r.Env
+	for _, t := range r.Tags[host] {
+		e = mergeEnv(e, c.EnvTags[t])
+	}
+	return e
+}
+
+// HooksDir is where hook files are: hooks_path (relative to the project
+// root unless absolute); by default .mrsk/hooks, or .kamal/hooks when only
+// that exists, so a Kamal project's hooks run as they are.
+func (c *Config) HooksDir() string {
+	if c.HooksPath != "" {
+		if filepath.IsAbs(c.HooksPath) {
+			return c.HooksPath
+		}
+		return filepath.Join(c.Root, c.HooksPath)
+	}
+	dir := filepath.Join(c.Root, ".mrsk", "hooks")
+	if _, err := os.Stat(dir); err != nil {
+		if k := filepath.Join(c.Root, ".kamal", "hooks"); dirExists(k) {
+			return k
+		}
+	}
+	return dir
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
 }

@@ -215,6 +215,11 @@ func TestLoadFull(t *testing.T) {
 		},
 	}
 	file := filepath.Join(dir, "config", "deploy.yml")
+	hc := Healthcheck{
+		Path: "/healthz", Port: 4000, Interval: 2 * time.Second, MaxAttempts: 10,
+		Timeout: 5 * time.Second, Cmd: "curl -f http://localhost:4000/healthz", LogLines: 50,
+	}
+	logging := Logging{Driver: "json-file", Options: map[string]string{"max-size": "100m"}}
 	want := &Config{
 		File:        file,
 		Files:       []string{file},
@@ -224,12 +229,13 @@ func TestLoadFull(t *testing.T) {
 		Destination: "",
 		Roles: []*Role{
 			{
-				Name:    "web",
-				Hosts:   []string{"192.168.0.1", "192.168.0.2"},
-				Env:     topEnv,
-				Labels:  map[string]string{"traefik.http.routers.hey.rule": "Host(`app.example.com`)"},
-				Options: map[string]any{"memory": "2g", "add-host": "host.docker.internal:host-gateway"},
-				Traefik: true,
+				Name:        "web",
+				Hosts:       []string{"192.168.0.1", "192.168.0.2"},
+				Env:         topEnv,
+				Labels:      map[string]string{"traefik.http.routers.hey.rule": "Host(`app.example.com`)"},
+				Options:     map[string]any{"memory": "2g", "add-host": "host.docker.internal:host-gateway"},
+				Traefik:     true,
+				Healthcheck: hc, Logging: logging, HealthcheckHTTP: true,
 			},
 			{
 				Name:  "workers",
@@ -239,8 +245,9 @@ func TestLoadFull(t *testing.T) {
 					Clear:  map[string]string{"RAILS_ENV": "worker", "DB_HOST": "192.168.0.9", "RELEASE": "abc123", "PORT": "3000", "QUEUE": "default"},
 					Secret: topEnv.Secret,
 				},
-				Options: map[string]any{"cpus": 2, "init": true},
-				Traefik: false,
+				Options:     map[string]any{"cpus": 2, "init": true},
+				Traefik:     false,
+				Healthcheck: defaultHealthcheck, Logging: logging,
 			},
 		},
 		Env: topEnv,
@@ -259,11 +266,8 @@ func TestLoadFull(t *testing.T) {
 			Local:      &BuilderTarget{Arch: "arm64", Host: "unix:///Users/me/.docker/run/docker.sock"},
 			Cache:      map[string]any{"type": "registry", "options": "mode=max"},
 		},
-		SSH: SSH{User: "app", Port: 2222, Proxy: "bastion@192.168.0.100", Keys: []string{"~/.ssh/deploy"}, LogLevel: "debug"},
-		Healthcheck: Healthcheck{
-			Path: "/healthz", Port: 4000, Interval: 2 * time.Second, MaxAttempts: 10,
-			Timeout: 5 * time.Second, Cmd: "curl -f http://localhost:4000/healthz",
-		},
+		SSH:         SSH{User: "app", Port: 2222, Proxy: "bastion@192.168.0.100", Keys: []string{"~/.ssh/deploy"}, LogLevel: "debug"},
+		Healthcheck: hc,
 		Traefik: Traefik{
 			Image:    "traefik:v3.1",
 			HostPort: 8080,
@@ -291,11 +295,12 @@ func TestLoadFull(t *testing.T) {
 					Clear:  map[string]string{"MYSQL_ROOT_HOST": "%"},
 					Secret: map[string]Secret{"MYSQL_ROOT_PASSWORD": NewSecret("mysql-root-value")},
 				},
-				Files: map[string]string{
-					"config/mysql/production.cnf": "/etc/mysql/my.cnf",
-					"db/production.sql":           "/docker-entrypoint-initdb.d/setup.sql",
+				Service: "hey-db",
+				Files: []PathMapping{
+					{"config/mysql/production.cnf", "/etc/mysql/my.cnf"},
+					{"db/production.sql", "/docker-entrypoint-initdb.d/setup.sql"},
 				},
-				Directories: map[string]string{"data": "/var/lib/mysql"},
+				Directories: []PathMapping{{"data", "/var/lib/mysql"}},
 				Options:     map[string]any{"memory": "1g"},
 				Labels:      map[string]string{"app": "hey-db"},
 			},
@@ -306,6 +311,7 @@ func TestLoadFull(t *testing.T) {
 				Port:    "127.0.0.1:6379:6379",
 				Cmd:     "redis-server --appendonly yes",
 				Volumes: []string{"/var/lib/redis:/data"},
+				Service: "hey-redis",
 			},
 		},
 		Volumes:          []string{"/storage:/rails/storage"},
@@ -366,10 +372,11 @@ func TestDefaults(t *testing.T) {
 	want := &Config{
 		File: file, Files: []string{file}, Root: dir,
 		Service: "app", Image: "me/app",
-		Roles:            []*Role{{Name: "web", Hosts: []string{"10.0.0.1", "10.0.0.2"}, Traefik: true}},
+		Roles: []*Role{{Name: "web", Hosts: []string{"10.0.0.1", "10.0.0.2"}, Traefik: true, HealthcheckHTTP: true,
+			Healthcheck: Healthcheck{Path: "/up", Port: 3000, Interval: time.Second, MaxAttempts: 7, LogLines: 50}}},
 		Builder:          Builder{Dockerfile: "Dockerfile", Context: "."},
 		SSH:              SSH{User: "root", Port: 22},
-		Healthcheck:      Healthcheck{Path: "/up", Port: 3000, Interval: time.Second, MaxAttempts: 7},
+		Healthcheck:      Healthcheck{Path: "/up", Port: 3000, Interval: time.Second, MaxAttempts: 7, LogLines: 50},
 		Traefik:          Traefik{Image: "traefik:v3.6", HostPort: 80},
 		StopWaitTime:     10 * time.Second,
 		RetainContainers: 5,
@@ -404,10 +411,10 @@ func TestKeys(t *testing.T) {
 					t.Errorf("primary %q host %q", c.PrimaryRole, c.PrimaryHost())
 				}
 			}},
-		{"explicit primary role gets traefik",
+		{"explicit primary role gets traefik, and only it (Kamal 1.9)",
 			head + "primary_role: jobs\nservers:\n  web: [a]\n  jobs: [b]\n  other: [c]\n",
 			nil, func(t *testing.T, c *Config) {
-				if c.PrimaryHost() != "b" || !c.Role("jobs").Traefik || !c.Role("web").Traefik || c.Role("other").Traefik {
+				if c.PrimaryHost() != "b" || !c.Role("jobs").Traefik || c.Role("web").Traefik || c.Role("other").Traefik {
 					t.Errorf("got %+v %+v %+v", c.Role("web"), c.Role("jobs"), c.Role("other"))
 				}
 			}},
@@ -471,7 +478,7 @@ func TestKeys(t *testing.T) {
 			head + "servers: [a, b]\naccessories:\n  cache:\n    image: redis\n    host: a\n    hosts: [a, c]\n    roles: [web]\n    files:\n      local.conf: /etc/remote.conf\n",
 			nil, func(t *testing.T, c *Config) {
 				a := c.Accessories[0]
-				if !reflect.DeepEqual(a.Hosts, []string{"a", "c", "b"}) || a.Files["local.conf"] != "/etc/remote.conf" {
+				if !reflect.DeepEqual(a.Hosts, []string{"a", "c", "b"}) || !reflect.DeepEqual(a.Files, []PathMapping{{"local.conf", "/etc/remote.conf"}}) {
 					t.Errorf("accessory %+v", a)
 				}
 			}},

@@ -4,6 +4,7 @@ package config
 // post-pass that resolves roles, accessories and cross references.
 
 import (
+	"maps"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,6 +23,16 @@ type roleSpec struct {
 	env     Env   // the role's own env, before merging
 	node    *node
 	path    string
+	// The role's healthcheck and logging, read over the top-level ones.
+	healthcheck, logging         *node
+	healthcheckPath, loggingPath string
+	tagAt                        map[string]tagAt // by host + "\x00" + tag
+}
+
+// tagAt is where a host tag was given.
+type tagAt struct {
+	n    *node
+	path string
 }
 
 type accessorySpec struct {
@@ -32,13 +43,18 @@ type accessorySpec struct {
 	roleNodes []*node
 }
 
+var defaultHealthcheck = Healthcheck{Path: "/up", Port: 3000, Interval: time.Second, MaxAttempts: 7, LogLines: 50}
+
 // build walks the merged root mapping into c, applies defaults, resolves
 // cross references and validates.
 func (l *loader) build(root *node, c *Config) {
 	// Defaults, overwritten by whatever the file sets.
 	c.SSH = SSH{User: "root", Port: 22}
-	c.Healthcheck = Healthcheck{Path: "/up", Port: 3000, Interval: time.Second, MaxAttempts: 7}
+	c.Healthcheck = defaultHealthcheck
 	c.Traefik = Traefik{Image: "traefik:v3.6", HostPort: 80}
+	if n := root.get("allow_empty_roles"); n != nil {
+		l.allowEmptyRoles, _ = l.boolean(n, "allow_empty_roles")
+	}
 	c.StopWaitTime = 10 * time.Second
 	c.RetainContainers = 5
 	c.ReadinessDelay = 7 * time.Second
@@ -73,7 +89,7 @@ func (l *loader) build(root *node, c *Config) {
 			serversNode = v
 			roles = l.servers(v, p)
 		},
-		"env": func(v *node, p string) { c.Env = l.env(v, p) },
+		"env": func(v *node, p string) { c.Env = l.envTagged(v, p, &c.EnvTags) },
 		"registry": func(v *node, p string) {
 			l.object(v, p, "a map with server, username and password", handlers{
 				"server": func(v *node, p string) {
@@ -100,17 +116,7 @@ func (l *loader) build(root *node, c *Config) {
 		"accessories": func(v *node, p string) { accs = l.accessories(v, p) },
 		"volumes":     func(v *node, p string) { c.Volumes = l.volumes(v, p) },
 		"labels":      func(v *node, p string) { c.Labels = l.routedLabels(v, p, true) },
-		"logging": func(v *node, p string) {
-			l.object(v, p, "a map with driver and options", handlers{
-				"driver": func(v *node, p string) {
-					c.Logging.Driver = l.str(v, p)
-					if c.Logging.Driver != "" && !logDriverRE.MatchString(c.Logging.Driver) {
-						l.failf(v, p, "must be a docker logging driver name, like json-file or syslog")
-					}
-				},
-				"options": func(v *node, p string) { c.Logging.Options = l.labels(v, p) },
-			})
-		},
+		"logging":     func(v *node, p string) { l.logging(v, p, &c.Logging) },
 		"boot": func(v *node, p string) {
 			l.object(v, p, "a map with limit and wait", handlers{
 				"limit": func(v *node, p string) {
@@ -163,6 +169,27 @@ func (l *loader) build(root *node, c *Config) {
 				l.failf(v, p, "must be an absolute path in the container")
 			}
 		},
+		"hooks_path": func(v *node, p string) {
+			c.HooksPath = strings.TrimSpace(l.str(v, p))
+		},
+		"run_directory": func(v *node, p string) {
+			// Kamal keeps its lock, env files and audit log in
+			// run_directory (.kamal); mrsk keeps its own in ~/.mrsk and
+			// does not read Kamal's, so the key cannot move them.
+			s, set := l.scalar(v, p, "a directory")
+			if set && strings.TrimSuffix(strings.TrimSpace(s), "/") != ".mrsk" {
+				l.failf(v, p, "mrsk keeps its files on hosts (the deploy lock, env files, audit log, routes) in .mrsk in the SSH user's home and cannot move them; remove the key")
+			}
+		},
+		"allow_empty_roles": func(v *node, p string) { c.AllowEmptyRoles, _ = l.boolean(v, p) },
+		"sshkit": func(v *node, p string) {
+			l.object(v, p, "a map with max_concurrent_starts", handlers{
+				"max_concurrent_starts": func(v *node, p string) { l.atLeastOne(v, p, &c.SSHKit.MaxConcurrentStarts) },
+				"pool_idle_timeout": func(v *node, p string) {
+					l.failf(v, p, "mrsk opens one connection per host for one command and closes it when the command ends, keeping it alive meanwhile: there is no idle pool to time out; remove the key")
+				},
+			})
+		},
 	})
 	if l.err != nil {
 		return
@@ -178,6 +205,16 @@ func (l *loader) build(root *node, c *Config) {
 	}
 	required(serviceNode, "service", c.Service)
 	required(imageNode, "image", c.Image)
+	if l.allowEmptyRoles {
+		// allow_empty_roles: a role without hosts is left out.
+		kept := roles[:0]
+		for _, r := range roles {
+			if len(r.role.Hosts) > 0 {
+				kept = append(kept, r)
+			}
+		}
+		roles = kept
+	}
 	if serversNode == nil {
 		l.failf(root, "servers", "is required")
 	} else if len(roles) == 0 {
@@ -209,13 +246,38 @@ func (l *loader) build(root *node, c *Config) {
 		}
 	}
 
-	// Roles: env over the top-level env, traefik default.
+	// Roles: env over the top-level env, healthcheck and logging over
+	// the top-level ones, traefik on the primary role by default (Kamal
+	// 1.9's running_traefik?).
 	for _, r := range roles {
 		r.role.Env = mergeEnv(c.Env, r.env)
 		if r.traefik != nil {
 			r.role.Traefik = *r.traefik
 		} else {
-			r.role.Traefik = r.role.Name == "web" || r.role.Name == c.PrimaryRole
+			r.role.Traefik = r.role.Name == c.PrimaryRole
+		}
+		// As Kamal 1.9: a Traefik role's healthcheck is the top-level one
+		// with its own over it, and always checked; any other role's is
+		// its own only, checked when it sets port or path.
+		if r.role.Traefik {
+			r.role.Healthcheck = c.Healthcheck
+		} else {
+			r.role.Healthcheck = defaultHealthcheck
+		}
+		l.healthcheck(r.healthcheck, r.healthcheckPath, &r.role.Healthcheck)
+		r.role.HealthcheckHTTP = r.role.Traefik || r.healthcheck.get("port") != nil || r.healthcheck.get("path") != nil
+		r.role.Logging = Logging{Driver: c.Logging.Driver}
+		if len(c.Logging.Options) > 0 {
+			r.role.Logging.Options = maps.Clone(c.Logging.Options)
+		}
+		l.logging(r.logging, r.loggingPath, &r.role.Logging)
+		for _, h := range r.role.Hosts {
+			for _, t := range r.role.Tags[h] {
+				if _, ok := c.EnvTags[t]; !ok {
+					at := r.tagAt[h+"\x00"+t]
+					l.failf(at.n, at.path, "tag %s is not defined in env.tags", strconv.Quote(t))
+				}
+			}
 		}
 		c.Roles = append(c.Roles, r.role)
 	}
@@ -247,6 +309,9 @@ func (l *loader) build(root *node, c *Config) {
 			l.failf(a.node, a.path, "must name at least one host with host, hosts or roles")
 			return
 		}
+		if a.acc.Service == "" {
+			a.acc.Service = c.Service + "-" + a.acc.Name
+		}
 		c.Accessories = append(c.Accessories, a.acc)
 	}
 }
@@ -267,4 +332,25 @@ func validLimit(s string) bool {
 	}
 	n, err := strconv.Atoi(s)
 	return err == nil && n >= 1
+}
+
+// logging reads a logging section into lg: the driver replaces lg's, the
+// options are added to lg's (a role's over the top-level ones).
+func (l *loader) logging(n *node, path string, lg *Logging) {
+	l.object(n, path, "a map with driver and options", handlers{
+		"driver": func(v *node, p string) {
+			lg.Driver = l.str(v, p)
+			if lg.Driver != "" && !logDriverRE.MatchString(lg.Driver) {
+				l.failf(v, p, "must be a docker logging driver name, like json-file or syslog")
+			}
+		},
+		"options": func(v *node, p string) {
+			for k, val := range l.labels(v, p) {
+				if lg.Options == nil {
+					lg.Options = map[string]string{}
+				}
+				lg.Options[k] = val
+			}
+		},
+	})
 }

@@ -4,6 +4,7 @@ package config
 // healthcheck, traefik and accessories.
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -16,11 +17,15 @@ func (l *loader) servers(n *node, path string) []*roleSpec {
 	}
 	switch n.kind {
 	case seqKind:
-		hosts := l.hosts(n, path)
+		tags, at := map[string][]string{}, map[string]tagAt{}
+		hosts := l.hostsTagged(n, path, tags, at)
 		if len(hosts) == 0 {
 			return nil
 		}
-		return []*roleSpec{{role: &Role{Name: "web", Hosts: hosts}, node: n, path: path}}
+		if len(tags) == 0 {
+			tags = nil
+		}
+		return []*roleSpec{{role: &Role{Name: "web", Hosts: hosts, Tags: tags}, node: n, path: path, tagAt: at}}
 	case mappingKind:
 		var out []*roleSpec
 		l.eachNamed(n, path, "role", func(name string, val *node, p string) {
@@ -35,24 +40,27 @@ func (l *loader) servers(n *node, path string) []*roleSpec {
 	return nil
 }
 
-const roleWhat = "a list of hosts or a map with hosts, cmd, env, labels, options and traefik"
+const roleWhat = "a list of hosts or a map with hosts, cmd, env, labels, options, traefik, healthcheck and logging"
 
 func (l *loader) role(name string, n *node, path string) *roleSpec {
-	r := &roleSpec{role: &Role{Name: name}, node: n, path: path}
+	r := &roleSpec{role: &Role{Name: name, Tags: map[string][]string{}}, node: n, path: path, tagAt: map[string]tagAt{}}
 	switch {
 	case !isNull(n) && n.kind == seqKind:
-		r.role.Hosts = l.hosts(n, path)
+		r.role.Hosts = l.hostsTagged(n, path, r.role.Tags, r.tagAt)
 	case !isNull(n) && n.kind == mappingKind:
 		var hostsNode *node
 		l.object(n, path, roleWhat, handlers{
 			"hosts": func(v *node, p string) {
 				hostsNode = v
-				r.role.Hosts = l.hosts(v, p)
+				r.role.Hosts = l.hostsTagged(v, p, r.role.Tags, r.tagAt)
 			},
-			"cmd":     func(v *node, p string) { r.role.Cmd = l.command(v, p) },
-			"env":     func(v *node, p string) { r.env = l.env(v, p) },
-			"labels":  func(v *node, p string) { r.role.Labels = l.routedLabels(v, p, true) },
-			"options": func(v *node, p string) { r.role.Options = l.options(v, p) },
+			// Read after the top-level ones, over them (see build).
+			"healthcheck": func(v *node, p string) { r.healthcheck, r.healthcheckPath = v, p },
+			"logging":     func(v *node, p string) { r.logging, r.loggingPath = v, p },
+			"cmd":         func(v *node, p string) { r.role.Cmd = l.command(v, p) },
+			"env":         func(v *node, p string) { r.env = l.env(v, p) },
+			"labels":      func(v *node, p string) { r.role.Labels = l.routedLabels(v, p, true) },
+			"options":     func(v *node, p string) { r.role.Options = l.options(v, p) },
 			"traefik": func(v *node, p string) {
 				if b, ok := l.boolean(v, p); ok {
 					r.traefik = &b
@@ -63,18 +71,29 @@ func (l *loader) role(name string, n *node, path string) *roleSpec {
 			l.failf(n, joinPath(path, "hosts"), "is required")
 			return r
 		}
+	case isNull(n) && l.allowEmptyRoles:
+		return r
 	default:
 		l.failf(n, path, "must be %s", roleWhat)
 		return r
 	}
-	if l.err == nil && len(r.role.Hosts) == 0 {
-		l.failf(n, path, "must list at least one host")
+	if l.err == nil && len(r.role.Hosts) == 0 && !l.allowEmptyRoles {
+		l.failf(n, path, "must list at least one host (or set allow_empty_roles: true)")
+	}
+	if len(r.role.Tags) == 0 {
+		r.role.Tags = nil
 	}
 	return r
 }
 
 // hosts reads a list of host names, dropping duplicates.
 func (l *loader) hosts(n *node, path string) []string {
+	return l.hostsTagged(n, path, nil, nil)
+}
+
+// hostsTagged is hosts where an item may also be HOST: TAG or HOST: [TAGS]
+// (servers only), the tags going into tags by host.
+func (l *loader) hostsTagged(n *node, path string, tags map[string][]string, at map[string]tagAt) []string {
 	if isNull(n) || n.kind != seqKind {
 		l.failf(n, path, "must be a list of hosts")
 		return nil
@@ -83,9 +102,35 @@ func (l *loader) hosts(n *node, path string) []string {
 	seen := map[string]bool{}
 	for i, it := range n.items {
 		ip := indexPath(path, i)
+		var hostTags []string
 		if it.kind == mappingKind {
-			l.failf(it, ip, "must be a string (host tags are not supported)")
-			return nil
+			if tags == nil {
+				l.failf(it, ip, "must be a string (host tags are for servers only)")
+				return nil
+			}
+			if len(it.pairs) != 1 {
+				l.failf(it, ip, "must be HOST or HOST: TAG or HOST: [TAG, ...] (one host an item)")
+				return nil
+			}
+			hp := it.pairs[0]
+			tn := hp.val
+			switch {
+			case !isNull(tn) && tn.kind == scalarKind:
+				hostTags = []string{l.str(tn, joinPath(ip, hp.key.value))}
+			case !isNull(tn) && tn.kind == seqKind:
+				hostTags = l.stringList(tn, joinPath(ip, hp.key.value))
+			}
+			for _, t := range hostTags {
+				if !nameRE.MatchString(t) {
+					l.failf(tn, joinPath(ip, hp.key.value), "must be a tag name or a list of tag names (letters, digits, '.', '-' and '_')")
+					return nil
+				}
+			}
+			if l.err == nil && len(hostTags) == 0 {
+				l.failf(hp.key, joinPath(ip, hp.key.value), "must name a tag or a list of tags")
+				return nil
+			}
+			it = hp.key
 		}
 		h, _ := l.scalar(it, ip, "a string")
 		if l.err != nil {
@@ -107,6 +152,12 @@ func (l *loader) hosts(n *node, path string) []string {
 		if !seen[h] {
 			seen[h] = true
 			out = append(out, h)
+		}
+		for _, t := range hostTags {
+			if !slices.Contains(tags[h], t) {
+				tags[h] = append(tags[h], t)
+				at[h+"\x00"+t] = tagAt{it, ip}
+			}
 		}
 	}
 	return out
@@ -201,10 +252,22 @@ func (l *loader) ssh(n *node, path string, s *SSH) {
 				l.check(v, p, checkHost(s.Proxy))
 			}
 		},
-		"keys":      func(v *node, p string) { s.Keys = l.stringList(v, p) },
-		"key_data":  func(v *node, p string) { s.KeyData = l.keyData(v, p) },
-		"log_level": func(v *node, p string) { s.LogLevel = l.str(v, p) },
+		"keys":     func(v *node, p string) { s.Keys = l.stringList(v, p) },
+		"key_data": func(v *node, p string) { s.KeyData = l.keyData(v, p) },
+		"log_level": func(v *node, p string) {
+			s.LogLevel = strings.ToLower(strings.TrimSpace(l.str(v, p)))
+			switch s.LogLevel {
+			case "", "debug", "info", "warn", "error", "fatal":
+			default:
+				l.failf(v, p, `must be one of debug, info, warn, error and fatal (debug prints each connection's steps)`)
+			}
+		},
+		"proxy_command": func(v *node, p string) { s.ProxyCommand = strings.TrimSpace(l.str(v, p)) },
+		"keys_only":     func(v *node, p string) { s.KeysOnly, _ = l.boolean(v, p) },
 	})
+	if n := n.get("proxy_command"); n != nil && s.ProxyCommand != "" && s.Proxy != "" {
+		l.failf(n, joinPath(path, "proxy_command"), "give proxy or proxy_command, not both")
+	}
 }
 
 // keyData reads ssh.key_data: names of environment variables (or .env
@@ -221,8 +284,14 @@ func (l *loader) keyData(n *node, path string) []KeyData {
 	var out []KeyData
 	for i, it := range n.items {
 		ip := indexPath(path, i)
+		if it.kind == scalarKind && strings.Contains(it.value, "-----BEGIN ") {
+			// Kamal's form: the key itself (usually from ERB or ${NAME}).
+			v, _ := l.expand(it, ip, it.value)
+			out = append(out, KeyData{Name: ip, Key: NewSecret(v)})
+			continue
+		}
 		if it.kind != scalarKind || isNull(it) || !envNameRE.MatchString(it.value) {
-			l.failf(it, ip, "must be a variable name (letters, digits and _)")
+			l.failf(it, ip, "must be a variable name (letters, digits and _) or a private key (-----BEGIN ...)")
 			return nil
 		}
 		v, ok := l.lookup(it.value)
@@ -256,6 +325,19 @@ func (l *loader) healthcheck(n *node, path string, h *Healthcheck) {
 		"max_attempts": func(v *node, p string) { l.atLeastOne(v, p, &h.MaxAttempts) },
 		"timeout":      func(v *node, p string) { l.duration(v, p, &h.Timeout) },
 		"cmd":          func(v *node, p string) { h.Cmd = l.str(v, p) },
+		"log_lines":    func(v *node, p string) { l.atLeastOne(v, p, &h.LogLines) },
+		"cord": func(v *node, p string) {
+			// Kamal 1 made the old container fail its health check through
+			// a "cord" file so that Traefik stopped routing to it before it
+			// stopped. mrsk's switch rewrites the route to the new container
+			// and confirms it before stopping the old one: no cord is needed.
+			// Only the values that ask for nothing are accepted.
+			s, set := l.scalar(v, p, "false or a path")
+			if !set || strings.EqualFold(strings.TrimSpace(s), "false") || s == "/tmp/kamal-cord" {
+				return
+			}
+			l.failf(v, p, "mrsk needs no cord: its switch moves the route to the new container and confirms it before stopping the old one, so the old container is never failed on purpose; remove the key or set it to false")
+		},
 	})
 }
 
@@ -272,12 +354,20 @@ func (l *loader) traefik(n *node, path string, t *Traefik) {
 			}
 		},
 		"host_port": func(v *node, p string) { l.port(v, p, &t.HostPort) },
-		"args":      func(v *node, p string) { t.Args = l.options(v, p) },
-		"options":   func(v *node, p string) { t.Options = l.options(v, p) },
-		"labels":    func(v *node, p string) { t.Labels = l.routedLabels(v, p, false) },
-		"env":       func(v *node, p string) { t.Env = l.env(v, p) },
-		"tls":       func(v *node, p string) { t.TLS = l.tls(v, p) },
+		"publish": func(v *node, p string) {
+			if b, ok := l.boolean(v, p); ok {
+				t.Publish = &b
+			}
+		},
+		"args":    func(v *node, p string) { t.Args = l.options(v, p) },
+		"options": func(v *node, p string) { t.Options = l.options(v, p) },
+		"labels":  func(v *node, p string) { t.Labels = l.routedLabels(v, p, false) },
+		"env":     func(v *node, p string) { t.Env = l.env(v, p) },
+		"tls":     func(v *node, p string) { t.TLS = l.tls(v, p) },
 	})
+	if v := n.get("publish"); v != nil && !t.Publishes() && t.TLS != nil {
+		l.failf(v, joinPath(path, "publish"), "publish: false cannot serve traefik.tls: HTTPS and its certificate's challenge need Traefik's ports on the host")
+	}
 }
 
 func (l *loader) accessories(n *node, path string) []*accessorySpec {
@@ -356,10 +446,16 @@ func (l *loader) accessory(name string, n *node, path string) *accessorySpec {
 			}
 			a.acc.Port = s
 		},
+		"service": func(v *node, p string) {
+			a.acc.Service = strings.TrimSpace(l.str(v, p))
+			if !nameRE.MatchString(a.acc.Service) {
+				l.failf(v, p, "must be a container name (letters, digits, '.', '-' and '_')")
+			}
+		},
 		"env":         func(v *node, p string) { a.acc.Env = l.env(v, p) },
 		"cmd":         func(v *node, p string) { a.acc.Cmd = l.command(v, p) },
-		"files":       func(v *node, p string) { a.acc.Files = l.pathMap(v, p) },
-		"directories": func(v *node, p string) { a.acc.Directories = l.pathMap(v, p) },
+		"files":       func(v *node, p string) { a.acc.Files = l.pathMap(v, p, true) },
+		"directories": func(v *node, p string) { a.acc.Directories = l.pathMap(v, p, false) },
 		"volumes":     func(v *node, p string) { a.acc.Volumes = l.volumes(v, p) },
 		"options":     func(v *node, p string) { a.acc.Options = l.options(v, p) },
 		"labels":      func(v *node, p string) { a.acc.Labels = l.routedLabels(v, p, false) },

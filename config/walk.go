@@ -15,11 +15,13 @@ import (
 // loader walks a node tree and builds a Config. It records the first error
 // and keeps going quietly, so callers need not check after every step.
 type loader struct {
-	file   string // main file, for errors without a node
-	root   string // the project root, where relative files are read
-	lookup func(string) (string, bool)
-	err    *Error
-	tm     *templates // ERB: redacts credentials from messages
+	// allowEmptyRoles is allow_empty_roles, read before the roles.
+	allowEmptyRoles bool
+	file            string // main file, for errors without a node
+	root            string // the project root, where relative files are read
+	lookup          func(string) (string, bool)
+	err             *Error
+	tm              *templates // ERB: redacts credentials from messages
 }
 
 func (l *loader) failf(n *node, path, format string, args ...any) {
@@ -372,13 +374,37 @@ func (l *loader) anyMap(n *node, path string) map[string]any {
 	return m
 }
 
-// pathMap reads a list of "LOCAL:REMOTE" strings (Kamal's form) or a map of
-// LOCAL: REMOTE.
-func (l *loader) pathMap(n *node, path string) map[string]string {
+// pathMap reads accessory files (files=true) or directories: a list of
+// "LOCAL:REMOTE" strings (Kamal's form) or a map of LOCAL: REMOTE, in file
+// order. REMOTE is the path in the container, which must be absolute and
+// appear once; the same LOCAL may be mounted twice.
+func (l *loader) pathMap(n *node, path string, files bool) []PathMapping {
 	if isNull(n) {
 		return nil
 	}
-	m := map[string]string{}
+	var out []PathMapping
+	add := func(at *node, p, local, remote string) bool {
+		if local == "" || remote == "" || strings.Contains(remote, ":") {
+			l.failf(at, p, `must be "LOCAL:REMOTE"`)
+			return false
+		}
+		if !strings.HasPrefix(remote, "/") {
+			l.failf(at, p, "the path in the container (%s) must be absolute", remote)
+			return false
+		}
+		if files && strings.HasSuffix(remote, "/") {
+			l.failf(at, p, "the path in the container (%s) must name a file", remote)
+			return false
+		}
+		for _, m := range out {
+			if m.Remote == remote {
+				l.failf(at, p, "%s is mounted twice", remote)
+				return false
+			}
+		}
+		out = append(out, PathMapping{Local: local, Remote: remote})
+		return true
+	}
 	switch n.kind {
 	case mappingKind:
 		for _, p := range n.pairs {
@@ -387,32 +413,22 @@ func (l *loader) pathMap(n *node, path string) map[string]string {
 			}
 			kp := joinPath(path, p.key.value)
 			v := strings.TrimSpace(l.str(p.val, kp))
-			if l.err != nil {
+			if l.err != nil || !add(p.val, kp, p.key.value, v) {
 				return nil
 			}
-			if p.key.value == "" || v == "" {
-				l.failf(p.val, kp, "must map a LOCAL path to a REMOTE path")
-				return nil
-			}
-			m[p.key.value] = v
 		}
 	case seqKind:
 		for i, s := range l.stringList(n, path) {
-			local, remote, ok := strings.Cut(s, ":")
-			if !ok || local == "" || remote == "" || strings.Contains(remote, ":") {
-				l.failf(n.items[i], indexPath(path, i), `must be "LOCAL:REMOTE"`)
+			local, remote, _ := strings.Cut(s, ":")
+			if !add(n.items[i], indexPath(path, i), local, remote) {
 				return nil
 			}
-			m[local] = remote
 		}
 	default:
 		l.failf(n, path, `must be a list of "LOCAL:REMOTE" paths`)
 		return nil
 	}
-	if len(m) == 0 {
-		return nil
-	}
-	return m
+	return out
 }
 
 // eachNamed calls fn for each entry of the mapping n whose key names a role

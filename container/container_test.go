@@ -60,10 +60,10 @@ func TestAppArgs(t *testing.T) {
 		app  App
 		want string
 	}{
-		{named, "--network mrsk -e MRSK_CONTAINER_NAME=hey-web-prod-v1 -e MRSK_VERSION=v1 -e A=1 -e B=2 --env-file .mrsk/env/roles/hey-web-prod.env " +
+		{named, "--network mrsk -e MRSK_CONTAINER_NAME=hey-web-prod-v1 -e KAMAL_CONTAINER_NAME=hey-web-prod-v1 -e MRSK_VERSION=v1 -e KAMAL_VERSION=v1 -e A=1 -e B=2 --env-file .mrsk/env/roles/hey-web-prod.env " +
 			"--log-opt max-size=10m --label a=2 --label destination=prod --label role=top --label service=hey --label version=v1 --volume /d:/d --memory 512m reg/hey:v1"},
 		// A one-off container has no labels: ps and prune never see it.
-		{base, "--network mrsk -e MRSK_VERSION=v1 -e A=1 -e B=2 --log-opt max-size=10m --volume /d:/d --memory 512m reg/hey:v1"},
+		{base, "--network mrsk -e MRSK_VERSION=v1 -e KAMAL_VERSION=v1 -e A=1 -e B=2 --log-opt max-size=10m --volume /d:/d --memory 512m reg/hey:v1"},
 	} {
 		if got := strings.Join(tc.app.Args(), " "); got != tc.want {
 			t.Errorf("Args(%q) =\n%s\nwant\n%s", tc.app.Name, got, tc.want)

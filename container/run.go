@@ -29,13 +29,34 @@ type App struct {
 	Image                      string
 }
 
+// Hostname is what Kamal 1.9 names an app container's host: the host's
+// name (its first 51 characters, without trailing dots) and random hex.
+func Hostname(host, random string) string {
+	h := host
+	if i := strings.LastIndexByte(h, '@'); i >= 0 {
+		h = h[i+1:]
+	}
+	h = strings.Trim(h, "[]")
+	h = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '-'
+	}, h)
+	if len(h) > 51 {
+		h = h[:51]
+	}
+	return strings.TrimRight(h, ".") + "-" + random
+}
+
 // Args are the docker run flags of a, then its image.
 func (a App) Args() []string {
 	w := []string{"--network", Network}
+	// Both prefixes: apps written for Kamal read KAMAL_*.
 	if a.Name != "" {
-		w = append(w, "-e", "MRSK_CONTAINER_NAME="+a.Name)
+		w = append(w, "-e", "MRSK_CONTAINER_NAME="+a.Name, "-e", "KAMAL_CONTAINER_NAME="+a.Name)
 	}
-	w = append(w, "-e", "MRSK_VERSION="+a.Version)
+	w = append(w, "-e", "MRSK_VERSION="+a.Version, "-e", "KAMAL_VERSION="+a.Version)
 	for _, k := range slices.Sorted(maps.Keys(a.Env)) {
 		w = append(w, "-e", k+"="+a.Env[k])
 	}

@@ -64,6 +64,9 @@ func (p *Pool) authMethods(ep *endpoint) ([]ssh.AuthMethod, func(), error) {
 	inAgent := func(pub ssh.PublicKey) bool {
 		for _, s := range agentSigners {
 			if string(s.PublicKey().Marshal()) == string(pub.Marshal()) {
+				if p.opts.KeysOnly {
+					add(s) // only the agent's copy of a key we were given
+				}
 				return true
 			}
 		}
@@ -111,10 +114,15 @@ func (p *Pool) authMethods(ep *endpoint) ([]ssh.AuthMethod, func(), error) {
 		}
 		add(s)
 	}
+	if p.opts.KeysOnly {
+		// ssh.keys_only (IdentitiesOnly): none of the agent's other keys,
+		// none of the default files.
+		agentSigners = nil
+	}
 	for _, s := range agentSigners {
 		add(s)
 	}
-	if p.home != "" {
+	if p.home != "" && !p.opts.KeysOnly {
 		for _, name := range defaultKeyFiles {
 			if s, err := p.keyFiles.load(filepath.Join(p.home, ".ssh", name)); err == nil {
 				add(s)

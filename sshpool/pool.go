@@ -51,6 +51,17 @@ type Options struct {
 	// before the global files and never written to; with it,
 	// StrictHostKeyChecking defaults to yes: the content pins the hosts.
 	KnownHostsData []byte
+	// KeysOnly offers only Keys, KeyData and ssh config IdentityFile keys
+	// (ssh.keys_only, OpenSSH's IdentitiesOnly): not ssh-agent's other
+	// keys, nor the default ~/.ssh/id_* files.
+	KeysOnly bool
+	// ProxyCommand (ssh.proxy_command) reaches every host through a local
+	// command, as OpenSSH's ProxyCommand: %h, %p and %r are the host,
+	// port and user, %% a percent sign; stdin and stdout are the connection.
+	ProxyCommand string
+	// Debug, when set, receives each connection's steps (ssh.log_level
+	// debug).
+	Debug func(host, msg string)
 }
 
 // KeyData is one private key as PEM text. Source names it in errors
@@ -666,10 +677,17 @@ func (p *Pool) dial(ep *endpoint) (*ssh.Client, error) {
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.ConnectTimeout)
 	defer cancel()
 	var conn net.Conn
+	p.debug(ep, "connecting to "+ep.key)
 	if jump != nil {
 		conn, err = jump.DialContext(ctx, "tcp", addr)
 		if err != nil {
 			return nil, fmt.Errorf("ssh %s: dial via %s: %w", ep.label, ep.jump.label, p.ctxErr(ctx, err))
+		}
+	} else if ep.proxyCommand != "" {
+		p.debug(ep, "proxy_command: "+ep.proxyCommand)
+		conn, err = dialCommand(ep.proxyCommand, ep.hostname, ep.port)
+		if err != nil {
+			return nil, fmt.Errorf("ssh %s: proxy_command: %w", ep.label, err)
 		}
 	} else {
 		var d net.Dialer
@@ -701,6 +719,7 @@ func (p *Pool) dial(ep *endpoint) (*ssh.Client, error) {
 		}
 		return nil, fmt.Errorf("ssh %s: handshake: %w", ep.label, cleanErr(err))
 	}
+	p.debug(ep, "connected: "+string(sc.ServerVersion())+", authenticated as "+ep.user)
 	return ssh.NewClient(sc, chans, reqs), nil
 }
 

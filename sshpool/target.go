@@ -80,6 +80,7 @@ type endpoint struct {
 	policyWord    string // the StrictHostKeyChecking value as configured, for messages
 	label         string // "user@host:port", used in every error
 	key           string // pool key: label plus the jump chain
+	proxyCommand  string // Options.ProxyCommand with its tokens expanded
 }
 
 // addr is the "host:port" the TCP connection goes to and the name used in
@@ -173,12 +174,17 @@ func (p *Pool) resolve(spec string, target bool, chain []string, depth int) (*en
 		if err != nil {
 			return nil, err
 		}
+	} else if target && p.opts.ProxyCommand != "" {
+		ep.proxyCommand = proxyCommandLine(p.opts.ProxyCommand, ep)
 	}
 
 	ep.label = ep.user + "@" + ep.addr()
 	ep.key = ep.label
 	if ep.jump != nil {
 		ep.key += " via " + ep.jump.key
+	}
+	if ep.proxyCommand != "" {
+		ep.key += " via proxy_command"
 	}
 	return ep, nil
 }

@@ -51,9 +51,11 @@ const (
 // path, used when c has secrets. resolver says this host's Traefik orders
 // the ACME certificate (config.TLSPrimary).
 func args(c config.Traefik, envFile string, resolver bool) []string {
-	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", Name, "--network", container.Network,
-		"--publish", fmt.Sprintf("%d:80", c.HostPort)}
-	if c.TLS != nil {
+	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", Name, "--network", container.Network}
+	if c.Publishes() { // traefik.publish: false publishes nothing
+		words = append(words, "--publish", fmt.Sprintf("%d:80", c.HostPort))
+	}
+	if c.TLS != nil && c.Publishes() {
 		words = append(words, "--publish", fmt.Sprintf("%d:%d", HTTPSPort, HTTPSPort))
 	}
 	words = append(words, "--volume", routesMount)

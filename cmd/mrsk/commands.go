@@ -125,6 +125,7 @@ type VersionCmd struct{}
 
 func (c *VersionCmd) Run(app *App) error {
 	fmt.Fprintln(app.Stdout, version)
+	fmt.Fprintf(app.Stdout, "Kamal-compatible version %s (what minimum_version is compared with)\n", kamalVersion)
 	return nil
 }
 

@@ -25,6 +25,10 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
+// kamalVersion is the Kamal release whose configuration mrsk reads:
+// deploy.yml's minimum_version, a Kamal version, is compared with it.
+const kamalVersion = "1.9.3"
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
 }

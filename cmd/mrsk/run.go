@@ -65,8 +65,8 @@ func loadConfig(app *App, g *Globals) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m := cfg.MinimumVersion; m != "" && compareVersions(version, m) < 0 {
-		return nil, &configError{fmt.Errorf("%s: minimum_version: the config needs mrsk %s or newer; this is %s", cfg.File, m, version)}
+	if m := cfg.MinimumVersion; m != "" && compareVersions(kamalVersion, m) < 0 {
+		return nil, &configError{fmt.Errorf("%s: minimum_version: the config needs Kamal %s or newer; mrsk %s reads the configuration of Kamal %s", cfg.File, m, version, kamalVersion)}
 	}
 	return cfg, nil
 }
@@ -127,6 +127,14 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 	defer out.Close()
 	ver := g.Version
 	if ver == "" {
+		// As Kamal: VERSION in the environment, then git.
+		ver, _ = app.LookupEnv("VERSION")
+		ver = strings.TrimSpace(ver)
+		if err := checkVersion("VERSION", ver); ver != "" && err != nil {
+			return err
+		}
+	}
+	if ver == "" {
 		ver, err = gitVersion(cfg.Root)
 		if err != nil && opts.needVersion {
 			return fmt.Errorf("%s needs a version: %w (or pass --version)", flow, err)
@@ -149,6 +157,11 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 
 			KeyData:        keyData(cfg, app.LookupEnv),
 			KnownHostsData: knownHostsData(app.LookupEnv),
+
+			KeysOnly:      cfg.SSH.KeysOnly,
+			ProxyCommand:  cfg.SSH.ProxyCommand,
+			MaxHandshakes: cfg.SSHKit.MaxConcurrentStarts,
+			Debug:         sshDebug(cfg, out),
 		})
 		ex = &executor.Live{Remote: pool, Out: out, Verbose: g.Verbose, CommandTimeout: limit}
 	}
@@ -167,7 +180,7 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 		Verbose:     g.Verbose,
 		Args:        opts.values(),
 		Command:     strings.Join(os.Args[1:], " "),
-		HooksDir:    filepath.Join(cfg.Root, ".mrsk", "hooks"),
+		HooksDir:    cfg.HooksDir(),
 		ProjectRoot: cfg.Root,
 	})
 	ctxVal, err := rt.NewContext()
@@ -391,4 +404,12 @@ func hostLabel(h string) string {
 		return "local"
 	}
 	return h
+}
+
+// sshDebug prints connection steps with ssh.log_level debug.
+func sshDebug(cfg *config.Config, out *output.Printer) func(host, msg string) {
+	if cfg.SSH.LogLevel != "debug" {
+		return nil
+	}
+	return func(host, msg string) { out.Always(host, "ssh: "+msg) }
 }

@@ -147,7 +147,7 @@ func planFlow(app *App, g *Globals, flow string, opts flowOpts, args []starlark.
 		Verbose:     g.Verbose,
 		Args:        opts.values(),
 		Command:     strings.Join(append([]string{req.Command}, req.Args...), " "),
-		HooksDir:    filepath.Join(cfg.Root, ".mrsk", "hooks"),
+		HooksDir:    cfg.HooksDir(),
 		ProjectRoot: cfg.Root,
 	})
 	rt.Now = func() time.Time { return planTime }
