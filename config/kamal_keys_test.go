@@ -160,6 +160,8 @@ func kamalEnv(name string) (string, bool) {
 	switch name {
 	case "A_SECRET":
 		return "secret-value", true
+	case "PLAIN":
+		return "secret-value-of-PLAIN", true
 	case "A_KEY":
 		return "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----\n", true
 	}
