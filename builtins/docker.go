@@ -124,6 +124,13 @@ func bDockerRun(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starl
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
+	if ap := rt.Config.RoleAssetPath(role); ap != "" {
+		vol, err := rt.prepareAssets(t, host, role, name, ap) // assets.go
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		spec.args = withVolume(spec.args, vol)
+	}
 	// As Kamal 1.9: the host's name and random hex, new for each container.
 	spec.args = append([]string{"--hostname", container.Hostname(host, newRunID())}, spec.args...)
 	aside := fmt.Sprintf("%s_replaced_%d", name, rt.Now().UnixNano())
@@ -471,7 +478,11 @@ func bDockerPrune(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	if len(remove) == 0 {
 		return starlark.MakeInt(0), nil
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: container.PruneRemove(remove)}); err != nil {
+	line := container.PruneRemove(remove)
+	if clean := rt.assetsCleanup(); clean != "" {
+		line += " && " + clean // assets.go: their asset directories too
+	}
+	if _, err := rt.run(t, executor.Command{Host: host, Line: line}); err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
 	rt.Out.Line(host, fmt.Sprintf("removed %d old container(s)", len(remove)))

@@ -78,7 +78,15 @@ func bDockerBuild(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	if err != nil {
 		return nil, err
 	}
-	multi := bc.Multiarch == nil || *bc.Multiarch
+	multi := rt.multiarch()
+	engine := rt.buildEngine()
+	if err := rt.checkBuilder(); err != nil {
+		return nil, err
+	}
+	if engine != "" {
+		// One arch, on that engine: plain docker build there, then push.
+		multi = false
+	}
 	if multi && rt.Config.Registry.Local() {
 		// buildx pushes a multi-arch image as it builds: there is no
 		// registry to push to, and the local engine holds one arch.
@@ -88,19 +96,34 @@ func bDockerBuild(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 		multi = false
 	}
 	if multi && !rt.hasBuildx() {
+		if rt.remoteMultiarch() {
+			return nil, fmt.Errorf("build: builder.local with builder.remote (in %s) builds each arch on its engine with docker buildx, which this machine lacks: install the buildx plugin, or keep only builder.remote", rt.Config.File)
+		}
 		rt.noteOnce("buildx", "local", "no docker buildx plugin: building for this machine's architecture only (builder.multiarch: false silences this)")
 		multi = false
 	}
 	build := container.Build{Image: rt.ImageRef(rt.Opts.Version), Service: rt.Config.Service, Dockerfile: dockerfile, Context: contextDir,
-		Buildx: multi, Cache: bc.Cache, Repository: rt.Repository(), Args: bc.Args, Secrets: bc.Secrets}
+		Buildx: multi, Cache: rt.buildCache(), Repository: rt.Repository(), Args: bc.Args, Secrets: bc.Secrets, Target: bc.Target, SSH: bc.SSH}
 	if bc.Local != nil {
 		build.Arch = bc.Local.Arch
+	}
+	if multi && rt.remoteMultiarch() {
+		build.Nodes = []container.BuildNode{{Arch: bc.Local.Arch, Host: bc.Local.Host}, {Arch: bc.Remote.Arch, Host: bc.Remote.Host}}
 	}
 	env, err := rt.buildSecretEnv()
 	if err != nil {
 		return nil, err
 	}
+	if !multi && engine == "" {
+		rt.archWarning(t, "")
+	}
+	if bc.SSH != "" && len(env) == 0 {
+		env = append(env, "DOCKER_BUILDKIT=1") // --ssh needs BuildKit
+	}
 	c := executor.Command{Line: build.Line(), Stream: true, Dir: rt.Opts.ProjectRoot, Env: env}
+	if err := rt.onBuildEngine(t, &c); err != nil {
+		return nil, err
+	}
 	if _, err := rt.run(t, c); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
@@ -146,6 +169,9 @@ func bBuildCheck(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 	if _, err := rt.buildSecretEnv(); err != nil {
 		return nil, err
 	}
+	if err := rt.checkBuilder(); err != nil {
+		return nil, err
+	}
 	return starlark.None, nil
 }
 
@@ -161,7 +187,11 @@ func bDockerPush(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 		}
 		return starlark.None, nil
 	}
-	if _, err := rt.run(t, executor.Command{Line: shellwords.Join("docker", "push", rt.ImageRef(rt.Opts.Version)), Stream: true}); err != nil {
+	c := executor.Command{Line: shellwords.Join("docker", "push", rt.ImageRef(rt.Opts.Version)), Stream: true}
+	if err := rt.onBuildEngine(t, &c); err != nil {
+		return nil, err
+	}
+	if _, err := rt.run(t, c); err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
 	return starlark.None, nil

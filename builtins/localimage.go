@@ -65,6 +65,9 @@ func (rt *Runtime) pushLocal(t *starlark.Thread) error {
 	}
 	c := executor.Command{Line: shellwords.Join("docker", "save", "-o", tmp, ref),
 		Display: shellwords.Join("docker", "save", ref) + " > mrsk's image cache", Stream: true}
+	if err := rt.onBuildEngine(t, &c); err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
 	res, err := rt.run(t, c)
 	if err != nil {
 		return fmt.Errorf("push: %w", err)

@@ -33,6 +33,8 @@ func entries() []entry {
 		{doc("ssh_run", `ssh_run(host, cmd, stdin=None, stream=True, check=True)`, "Runs a command on host: a list of words (each quoted) or a string of shell syntax; returns struct(stdout, stderr, code).", "hosts"), bSSHRun},
 		{doc("local_run", `local_run(cmd, stdin=None, stream=True, check=True, env={})`, "Runs a command on this machine, in the project directory.", "hosts"), bLocalRun},
 		{doc("upload", `upload(host, path, content, mode="0644")`, "Writes a file on host atomically; the content travels on stdin.", "hosts"), bUpload},
+		{doc("ssh_interactive", `ssh_interactive(host, cmd)`, "Runs cmd (shell syntax) on host with this machine's terminal, through the system's ssh client; returns its exit code.", "hosts"), bSSHInteractive},
+		{doc("runtime_install", `runtime_install(host)`, "Installs Docker on host from its package manager (apt: docker.io, dnf on Fedora: moby-engine; as root or through sudo) unless it is there; returns \"present\" or \"installed\". Refuses, naming the OS, where it cannot.", "hosts"), bRuntimeInstall},
 		// registry and images
 		{doc("docker_login", `docker_login(host="")`, "Logs in to the registry on host, or on this machine; the password goes on stdin.", "registry and images"), bDockerLogin},
 		{doc("docker_logout", `docker_logout(host="")`, "Logs out of the registry on host, or on this machine.", "registry and images"), bDockerLogout},

@@ -66,6 +66,8 @@ type Runtime struct {
 	buildx      *bool                 // whether docker buildx exists here, once known
 	imgCache    *localregistry.Cache  // registry.server local: the image cache,
 	imgServer   *localregistry.Server // and the registry over it, while a flow pulls
+	engineMu    sync.Mutex
+	engines     map[string]*engineForward // build engines reached through SSH (builder.go)
 }
 
 type cleanup struct {

@@ -91,6 +91,9 @@ type Role struct {
 	Env     Env               `yaml:"env,omitempty"`
 	Labels  map[string]string `yaml:"labels,omitempty"`
 	Options map[string]any    `yaml:"options,omitempty"`
+	// AssetPath is the role's asset_path (over the top-level one): see
+	// Config.RoleAssetPath.
+	AssetPath string `yaml:"asset_path,omitempty"`
 	// Traefik reports whether the role serves HTTP through Traefik. Default:
 	// true for the primary role only, as in Kamal 1.9; `traefik: true|false`
 	// in the role overrides.
@@ -154,6 +157,10 @@ type Builder struct {
 	Remote       *BuilderTarget    `yaml:"remote,omitempty"`
 	Local        *BuilderTarget    `yaml:"local,omitempty"`
 	Cache        map[string]any    `yaml:"cache,omitempty"`
+	// Target is the Dockerfile stage to build (--target); SSH is passed
+	// to the build as --ssh (e.g. "default=$SSH_AUTH_SOCK").
+	Target string `yaml:"target,omitempty"`
+	SSH    string `yaml:"ssh,omitempty"`
 }
 
 // BuilderTarget is an arch plus an optional docker host for builds.
@@ -290,4 +297,17 @@ type Boot struct {
 	// Limit is the raw value: "" (all at once), "N" or "N%".
 	Limit string        `yaml:"limit,omitempty"`
 	Wait  time.Duration `yaml:"wait,omitempty"`
+}
+
+// RoleAssetPath is where role's image keeps its assets (the role's
+// asset_path, else the top-level one), "" for none. Only a role Traefik
+// routes to bridges assets, as in Kamal 1.
+func (c *Config) RoleAssetPath(r *Role) string {
+	if !r.Traefik {
+		return ""
+	}
+	if r.AssetPath != "" {
+		return r.AssetPath
+	}
+	return c.AssetPath
 }

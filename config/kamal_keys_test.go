@@ -31,7 +31,7 @@ var kamalKeys = []struct {
 	{key: "image", yaml: "image: me/other"},
 	{key: "labels", yaml: "labels: {team: ops}"},
 	{key: "volumes", yaml: "volumes: [/data:/data]"},
-	{key: "asset_path", yaml: "asset_path: /rails/public/assets", pending: "item 4"},
+	{key: "asset_path", yaml: "asset_path: /rails/public/assets"},
 	{key: "hooks_path", yaml: "hooks_path: .kamal/hooks"},
 	{key: "require_destination", yaml: "require_destination: true"},
 	{key: "primary_role", yaml: "primary_role: workers"},
@@ -55,7 +55,7 @@ var kamalKeys = []struct {
 	{key: "servers.ROLE.logging", yaml: "servers: {workers: {logging: {driver: syslog}}}"},
 	{key: "servers.ROLE.labels", yaml: "servers: {workers: {labels: {team: jobs}}}"},
 	{key: "servers.ROLE.env", yaml: "servers: {workers: {env: {QUEUE: low}}}"},
-	{key: "servers.ROLE.asset_path", yaml: "servers: {web: {hosts: [10.0.0.1], asset_path: /public}}", pending: "item 4"},
+	{key: "servers.ROLE.asset_path", yaml: "servers: {web: {hosts: [10.0.0.1], asset_path: /public}}"},
 
 	// env.yml
 	{key: "env", yaml: "env: {X: y}"},
@@ -72,19 +72,19 @@ var kamalKeys = []struct {
 
 	// builder.yml
 	{key: "builder.multiarch", yaml: "builder: {multiarch: false}"},
-	{key: "builder.local.arch", yaml: "builder: {local: {arch: arm64}}", pending: "item 3"},
-	{key: "builder.local.host", yaml: "builder: {local: {host: unix:///var/run/docker.sock}}", pending: "item 3"},
-	{key: "builder.remote.arch", yaml: "builder: {remote: {arch: amd64}}", pending: "item 3"},
-	{key: "builder.remote.host", yaml: "builder: {remote: {host: ssh://docker@builder}}", pending: "item 3"},
+	{key: "builder.local.arch", yaml: "builder: {local: {arch: arm64}}"},
+	{key: "builder.local.host", yaml: "builder: {local: {host: unix:///var/run/docker.sock}}"},
+	{key: "builder.remote.arch", yaml: "builder: {remote: {arch: amd64}}"},
+	{key: "builder.remote.host", yaml: "builder: {remote: {host: ssh://docker@builder}}"},
 	{key: "builder.cache.type", yaml: "builder: {cache: {type: registry}}"},
 	{key: "builder.cache.options", yaml: "builder: {cache: {type: registry, options: mode=max}}"},
-	{key: "builder.cache.image", yaml: "builder: {cache: {type: registry, image: app-build-cache}}", pending: "item 3"},
+	{key: "builder.cache.image", yaml: "builder: {cache: {type: registry, image: app-build-cache}}"},
 	{key: "builder.context", yaml: "builder: {context: ..}"},
 	{key: "builder.dockerfile", yaml: "builder: {dockerfile: Dockerfile.production}"},
-	{key: "builder.target", yaml: "builder: {target: production}", pending: "item 3"},
+	{key: "builder.target", yaml: "builder: {target: production}"},
 	{key: "builder.args", yaml: "builder: {args: {RUBY_VERSION: 3.3.0}}"},
 	{key: "builder.secrets", yaml: "builder: {secrets: [A_SECRET]}"},
-	{key: "builder.ssh", yaml: "builder: {ssh: default=$SSH_AUTH_SOCK}", pending: "item 3"},
+	{key: "builder.ssh", yaml: "builder: {ssh: default=$SSH_AUTH_SOCK}"},
 
 	// ssh.yml
 	{key: "ssh.user", yaml: "ssh: {user: app}"},

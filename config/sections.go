@@ -61,6 +61,12 @@ func (l *loader) role(name string, n *node, path string) *roleSpec {
 			"env":         func(v *node, p string) { r.env = l.env(v, p) },
 			"labels":      func(v *node, p string) { r.role.Labels = l.routedLabels(v, p, true) },
 			"options":     func(v *node, p string) { r.role.Options = l.options(v, p) },
+			"asset_path": func(v *node, p string) {
+				r.role.AssetPath = l.str(v, p)
+				if r.role.AssetPath != "" && !strings.HasPrefix(r.role.AssetPath, "/") {
+					l.failf(v, p, "must be an absolute path in the container")
+				}
+			},
 			"traefik": func(v *node, p string) {
 				if b, ok := l.boolean(v, p); ok {
 					r.traefik = &b
@@ -221,6 +227,8 @@ func (l *loader) builder(n *node, path string, b *Builder) {
 				b.Context = s
 			}
 		},
+		"target": func(v *node, p string) { b.Target = l.str(v, p) },
+		"ssh":    func(v *node, p string) { b.SSH = l.str(v, p) },
 		"remote": target(&b.Remote),
 		"local":  target(&b.Local),
 		"cache": func(v *node, p string) {

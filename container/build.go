@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/mrsk-go/mrsk/shellwords"
 )
@@ -24,6 +25,18 @@ type Build struct {
 	Repository string
 	Args       map[string]string
 	Secrets    []string // names BuildKit reads from the build's environment
+	Target     string   // --target: the Dockerfile stage
+	SSH        string   // --ssh: what the build may use of the SSH agent or keys
+	// Nodes, with Buildx, build on those engines (builder.local and
+	// builder.remote), each its own arch, on one builder: Kamal 1's
+	// multiarch remote builder.
+	Nodes []BuildNode
+}
+
+// BuildNode is one engine of a multi-engine buildx builder.
+type BuildNode struct {
+	Arch string
+	Host string // Docker host URL; "" is this machine's engine
 }
 
 // Line is the build command.
@@ -38,6 +51,26 @@ func (b Build) Line() string {
 		builder := "mrsk-" + b.Service
 		q := shellwords.Quote
 		prelude = fmt.Sprintf("{ docker buildx inspect %s >/dev/null 2>&1 || docker buildx create --name %s --driver docker-container >/dev/null; } && ", q(builder), q(builder))
+		if len(b.Nodes) > 0 {
+			builder += "-remote"
+			var create, plats []string
+			for i, n := range b.Nodes {
+				ctxName := builder + "-" + n.Arch
+				node := "default"
+				if n.Host != "" {
+					node = ctxName
+					create = append(create, shellwords.Join("docker", "context", "create", ctxName, "--description", builder+" "+n.Arch+" native host", "--docker", "host="+n.Host))
+				}
+				words := []string{"docker", "buildx", "create"}
+				if i > 0 {
+					words = append(words, "--append")
+				}
+				create = append(create, shellwords.Join(append(words, "--name", builder, node, "--platform", "linux/"+n.Arch)...))
+				plats = append(plats, "linux/"+n.Arch)
+			}
+			platforms = strings.Join(plats, ",")
+			prelude = fmt.Sprintf("{ docker buildx inspect %s >/dev/null 2>&1 || { %s; } >/dev/null; } && ", q(builder), strings.Join(create, " && "))
+		}
 		words = []string{"docker", "buildx", "build", "--builder", builder, "--push", "--platform", platforms}
 	}
 	words = append(words, "-t", b.Image, "--label", "service="+b.Service, "-f", b.Dockerfile)
@@ -50,6 +83,12 @@ func (b Build) Line() string {
 	for _, name := range b.Secrets {
 		// BuildKit reads the value from the build's environment: never argv.
 		words = append(words, "--secret", "id="+name+",env="+name)
+	}
+	if b.Target != "" {
+		words = append(words, "--target", b.Target)
+	}
+	if b.SSH != "" {
+		words = append(words, "--ssh", b.SSH)
 	}
 	words = append(words, b.Context)
 	return prelude + shellwords.Join(words...)

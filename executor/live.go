@@ -227,6 +227,15 @@ func (l *Live) Dial(ctx context.Context, host, addr string) (net.Conn, error) {
 	return l.Remote.Dial(ctx, host, "tcp", addr)
 }
 
+// DialUnix connects to the unix socket at path on host's side (its Docker
+// engine's, for a build there) through its SSH connection.
+func (l *Live) DialUnix(ctx context.Context, host, path string) (net.Conn, error) {
+	if l.Remote == nil {
+		return nil, fmt.Errorf("on %s: no SSH connection configured", host)
+	}
+	return l.Remote.Dial(ctx, host, "unix", path)
+}
+
 // Listen listens on addr on host's side through its SSH connection.
 func (l *Live) Listen(ctx context.Context, host, addr string) (net.Listener, error) {
 	rl, ok := l.Remote.(RemoteListener)

@@ -57,6 +57,7 @@ type CLI struct {
 	Build     BuildCmd     `cmd:"" help:"Build and push images."`
 	Registry  RegistryCmd  `cmd:"" help:"Log in to and out of the registry."`
 	Lock      LockCmd      `cmd:"" help:"Manage the deploy lock."`
+	Server    ServerCmd    `cmd:"" help:"Install Docker on the hosts; run a command on them."`
 }
 
 // DeployCmd is `mrsk deploy`.
@@ -300,4 +301,20 @@ type LockAcquireCmd struct {
 
 func (c *LockAcquireCmd) Run(app *App, g *Globals) error {
 	return runCommand(app, g, "lock acquire", flowOpts{}, starlark.String(c.Message))
+}
+
+// ServerCmd is `mrsk server ...`.
+type ServerCmd struct {
+	Bootstrap simple        `cmd:"" help:"Install Docker where it is missing (apt: docker.io, dnf on Fedora: moby-engine), as root or through sudo."`
+	Exec      ServerExecCmd `cmd:"" help:"Run a command on every selected host (accessories' too)."`
+}
+
+// ServerExecCmd is `mrsk server exec [--interactive] CMD`.
+type ServerExecCmd struct {
+	Cmd         string `arg:"" help:"Command to run (shell syntax)."`
+	Interactive bool   `short:"i" help:"Run it on the primary host with this terminal (console, shell), through the system's ssh."`
+}
+
+func (c *ServerExecCmd) Run(app *App, g *Globals) error {
+	return runCommand(app, g, "server exec", flowOpts{}, starlark.String(c.Cmd), starlark.Bool(c.Interactive))
 }

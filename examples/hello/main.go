@@ -7,6 +7,8 @@
 //	                secret arrived without the app ever printing it
 //	GET /fetch?url=U GETs U from inside the container and returns its body
 //	                (shows the app reaches an accessory over the network)
+//	GET /assets/F   the file F of /assets (ASSETS_DIR overrides), if the
+//	                image has one: a stand-in for fingerprinted assets
 //
 // It listens on :3000 (PORT overrides). On SIGTERM it stops accepting, lets
 // in-flight requests finish (up to 30s) and exits 0. CRASH=1 makes it exit 1 at start.
@@ -102,6 +104,11 @@ func main() {
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, resp.Body)
 	})
+	assets := os.Getenv("ASSETS_DIR")
+	if assets == "" {
+		assets = "/assets"
+	}
+	mux.Handle("GET /assets/", http.StripPrefix("/assets/", http.FileServer(http.Dir(assets))))
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
 		ms := 500
 		if v := r.URL.Query().Get("ms"); v != "" {
