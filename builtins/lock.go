@@ -142,6 +142,7 @@ func cause(stderr string) string {
 
 func (rt *Runtime) releaseLock(ctx context.Context) error {
 	host := rt.Config.PrimaryHost()
+	defer rt.span("unlock", []string{host})()
 	rt.mu.Lock()
 	rt.lockDepth = 0
 	rt.mu.Unlock()

@@ -100,6 +100,9 @@ func bind(fn builtinFunc) func(*starlark.Thread, *starlark.Builtin, starlark.Tup
 		if !ok {
 			return nil, fmt.Errorf("%s: mrsk builtins need a runtime on the thread", b.Name())
 		}
+		if phase, hosts := rt.phaseOf(b.Name(), args, kwargs); phase != "" {
+			defer rt.span(phase, hosts)()
+		}
 		return fn(rt, t, b, args, kwargs)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/mrsk-go/mrsk/executor"
 	"github.com/mrsk-go/mrsk/localregistry"
 	"github.com/mrsk-go/mrsk/output"
+	"github.com/mrsk-go/mrsk/timeline"
 )
 
 // LocalRuntime is the thread-local key under which builtins find their Runtime.
@@ -63,6 +64,7 @@ type Runtime struct {
 	runID       string                 // names this run's files on hosts (route backups)
 	step        string                 // the title of the step running now
 	events      []Event
+	spans       []timeline.Span       // phases, for --timings (phases.go)
 	buildx      *bool                 // whether docker buildx exists here, once known
 	imgCache    *localregistry.Cache  // registry.server local: the image cache,
 	imgServer   *localregistry.Server // and the registry over it, while a flow pulls

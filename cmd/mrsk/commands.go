@@ -22,7 +22,8 @@ type Globals struct {
 	Verbose     bool   `short:"v" help:"Print each remote command as it runs."`
 	Quiet       bool   `short:"q" help:"Print only errors and requested output."`
 	DryRun      bool   `name:"dry-run" help:"Connect to nothing; print the commands each host would run."`
-	Timings     bool   `help:"At the end, print per host how long the switch took and how many remote commands ran."`
+	Timings     bool   `help:"At the end, print per host the time of each phase (config, connect, lock, pull, run, healthy, routed, stopped, prune, audit, unlock...), summing to the wall time, and the remote commands run."`
+	TimingsSVG  string `name:"timings-svg" placeholder:"FILE" type:"path" help:"Write the phases as an SVG timeline to FILE: a lane per host, a bar per phase, the critical path marked."`
 	Output      string `enum:"text,json" default:"text" help:"text, or json: one JSON event a line on stdout, text for people on stderr (also MRSK_OUTPUT=json)."`
 	NoProgress  bool   `name:"no-progress" help:"Plain lines even on a terminal: no live status view."`
 	// A pointer: an explicit 0 (no timeout) must differ from the flag

@@ -205,8 +205,14 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 	}
 	start := time.Now()
 	data, flowErr := eng.Call(app.Ctx, flow, append([]starlark.Value{ctxVal}, args...)...)
-	if g.Timings {
-		defer printTimings(out, start, rt.Events(), ex)
+	if g.Timings || g.TimingsSVG != "" {
+		// Deferred, so the lock's release and the undos are in it too.
+		flowEnd := time.Now()
+		defer func() {
+			if err := writeTimings(out, g, "mrsk "+displayName(flow), ctxVal, start, flowEnd, rt, ex); err != nil {
+				fmt.Fprintln(app.Stderr, "mrsk:", err)
+			}
+		}()
 	}
 
 	// Undo what the flow asked to undo on exit (the deploy lock), with a
@@ -361,49 +367,6 @@ func (c *ConfigCmd) Run(app *App, g *Globals) error {
 	}
 	_, err = app.Stdout.Write(b)
 	return err
-}
-
-// printTimings reports, per host, the phases of the switch (new container
-// healthy -> Traefik routes to it -> old stopped), the commands run, and the
-// whole run's wall time. The benchmark reads these lines.
-func printTimings(out *output.Printer, start time.Time, events []builtins.Event, ex executor.Executor) {
-	at := map[string]map[string]time.Time{}
-	var hosts []string
-	for _, e := range events {
-		if at[e.Host] == nil {
-			at[e.Host] = map[string]time.Time{}
-			hosts = append(hosts, e.Host)
-		}
-		at[e.Host][e.Name] = e.At
-	}
-	counts := map[string]int{}
-	if live, ok := ex.(*executor.Live); ok {
-		counts = live.Counts()
-	}
-	ms := func(a, b time.Time) string {
-		if a.IsZero() || b.IsZero() {
-			return "-"
-		}
-		return fmt.Sprintf("%dms", b.Sub(a).Milliseconds())
-	}
-	for _, h := range hosts {
-		e := at[h]
-		out.Always(h, fmt.Sprintf("timings: healthy->routed %s, routed->old stopped %s, remote commands %d",
-			ms(e["healthy"], e["routed"]), ms(e["routed"], e["stopped"]), counts[h]))
-	}
-	for h, n := range counts {
-		if at[h] == nil {
-			out.Always(hostLabel(h), fmt.Sprintf("timings: remote commands %d", n))
-		}
-	}
-	out.Always("", fmt.Sprintf("timings: wall %dms", time.Since(start).Milliseconds()))
-}
-
-func hostLabel(h string) string {
-	if h == "" {
-		return "local"
-	}
-	return h
 }
 
 // sshDebug prints connection steps with ssh.log_level debug.
