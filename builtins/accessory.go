@@ -127,7 +127,7 @@ func bAccessoryBoot(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args s
 	}
 	for _, d := range a.Directories {
 		p, inHome := rt.accessoryHostDir(a, d)
-		script = append(script, "mkdir -p "+quote(p))
+		script = append(script, migrateScript(rt.oldAccessoryDataDir(a, d), p, a.Name), "mkdir -p "+quote(p))
 		if inHome {
 			mounts = append(mounts, homePath(p)+quote(":"+d.Remote))
 		} else {
@@ -156,11 +156,44 @@ func bAccessoryBoot(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args s
 	if err != nil {
 		return nil, fmt.Errorf("accessory %s: %w", a.Name, err)
 	}
-	status := strings.TrimSpace(res.Stdout)
+	// The last line is the status; lines before it say what moved.
+	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	status := strings.TrimSpace(lines[len(lines)-1])
+	for _, l := range lines[:len(lines)-1] {
+		rt.Out.Line(host, l)
+	}
 	if status != "" {
 		rt.Out.Line(host, "accessory "+a.Name+" "+status)
 	}
 	return starlark.String(status), nil
+}
+
+// oldAccessoryDataDir is where mrsk before Kamal's layout kept a
+// directories entry: ~/.mrsk/accessories/SERVICE-NAME/data/DIR.
+func (rt *Runtime) oldAccessoryDataDir(a *config.Accessory, d config.PathMapping) string {
+	return path.Join(stateDir, "accessories", rt.Config.Service+"-"+a.Name, "data", path.Clean("/" + d.Local)[1:])
+}
+
+// migrateScript moves an accessory's data from mrsk's earlier layout (old)
+// to Kamal's (p) the first time an upgraded mrsk boots it, so the
+// accessory never starts on an empty directory beside its real data. A
+// rename keeps a running container's bind mount (it follows the inode).
+// Data in both places is an error: which one is live is for a person to
+// say.
+func migrateScript(old, p, name string) string {
+	q, qp := quote(old), quote(p)
+	return fmt.Sprintf(`if [ -d %[1]s ] && [ -n "$(ls -A %[1]s)" ]; then `+
+		`if [ -d %[2]s ] && [ -n "$(ls -A %[2]s)" ]; then echo "accessory %[3]s: data in both %[4]s and %[5]s: keep one (move or remove the other) and boot again" >&2; exit 1; fi; `+
+		`rmdir %[2]s 2>/dev/null; mkdir -p "$(dirname %[2]s)" && mv %[1]s %[2]s && echo "moved the data of accessory %[3]s from ~/%[4]s to %[6]s (Kamal's layout)"; fi`,
+		q, qp, name, old, p, displayPath(p))
+}
+
+// displayPath is p as a person reads it: under ~ when relative.
+func displayPath(p string) string {
+	if path.IsAbs(p) {
+		return p
+	}
+	return "~/" + p
 }
 
 // accessory_rm(name, host, data=True) removes the accessory's container on
