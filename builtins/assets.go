@@ -95,8 +95,8 @@ func (rt *Runtime) assetsCleanup() string {
 		if rt.Config.RoleAssetPath(r) == "" {
 			continue
 		}
-		p := rt.roleKey(r.Name) + "-*"
-		globs = append(globs, shellwords.Quote(assetsVolumes)+"/"+shellwords.Quote(p), shellwords.Quote(assetsExtracted)+"/"+shellwords.Quote(p))
+		p := shellwords.Quote(rt.roleKey(r.Name)+"-") + "*" // the * unquoted: a glob
+		globs = append(globs, shellwords.Quote(assetsVolumes)+"/"+p, shellwords.Quote(assetsExtracted)+"/"+p)
 	}
 	if len(globs) == 0 {
 		return ""

@@ -24,22 +24,30 @@ import (
 // a password). It prints one line for mrsk: MRSK_PRESENT, MRSK_INSTALLED
 // OS, or MRSK_REFUSED reason (and exits 3).
 const bootstrapScript = `if command -v docker >/dev/null 2>&1; then echo MRSK_PRESENT; exit 0; fi
-os=$( . /etc/os-release 2>/dev/null && echo "${PRETTY_NAME:-$ID}" ); os=${os:-$(uname -s)}
-id=$( . /etc/os-release 2>/dev/null && echo "$ID $ID_LIKE" )
+rel=${MRSK_OS_RELEASE:-/etc/os-release}
+os=$( . "$rel" 2>/dev/null && echo "${PRETTY_NAME:-$ID}" ); os=${os:-$(uname -s)}
+osid=$( . "$rel" 2>/dev/null && echo "$ID" )
 if [ "$(id -u)" -eq 0 ]; then SUDO=
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"
 else echo "MRSK_REFUSED Docker is missing and $(id -un) is not root and cannot use sudo without a password on $os: install Docker there, or connect as root"; exit 3; fi
 if command -v apt-get >/dev/null 2>&1; then
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 &&
+  # A failed update (a mirror down) may still leave lists that install from.
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || echo "apt-get update failed on $os; installing from the lists there are" >&2
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io >&2 || exit 1
 elif command -v dnf >/dev/null 2>&1; then
-  case " $id " in *" fedora "*) ;; *) echo "MRSK_REFUSED Docker is missing on $os, whose packages hold no Docker engine: install Docker from Docker's own repository (https://docs.docker.com/engine/install/)"; exit 3 ;; esac
+  case "$osid" in fedora) ;; *) echo "MRSK_REFUSED Docker is missing on $os, whose packages hold no Docker engine: install Docker from Docker's own repository (https://docs.docker.com/engine/install/)"; exit 3 ;; esac
   $SUDO dnf install -y moby-engine >&2 || exit 1
 else echo "MRSK_REFUSED Docker is missing on $os, and mrsk installs it only with apt (Debian, Ubuntu) or dnf (Fedora): install Docker there"; exit 3; fi
 if [ -d /run/systemd/system ]; then $SUDO systemctl enable --now docker >&2 || true
 elif command -v service >/dev/null 2>&1; then $SUDO service docker start >&2 || true; fi
 if [ -n "$SUDO" ]; then $SUDO usermod -aG docker "$(id -un)" >&2 || true; fi
-i=0; until $SUDO docker version >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 30 ] || { echo "MRSK_REFUSED Docker was installed on $os but its daemon does not answer"; exit 3; }; sleep 1; done
+i=0; until $SUDO docker version >/dev/null 2>&1; do
+  i=$((i+1))
+  # No init system started it (a container, WSL): start the daemon directly.
+  if [ $i -eq 5 ] && command -v dockerd >/dev/null 2>&1; then echo "no init system started dockerd: starting it directly" >&2; $SUDO sh -c 'setsid dockerd >>/var/log/docker.log 2>&1 </dev/null &'; fi
+  [ $i -lt 40 ] || { echo "MRSK_REFUSED Docker was installed on $os but its daemon does not answer (see /var/log/docker.log there)"; exit 3; }
+  sleep 1
+done
 echo "MRSK_INSTALLED $os"`
 
 // runtime_install(host) installs Docker on host if it is missing, from

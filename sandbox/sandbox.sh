@@ -6,6 +6,9 @@
 #   sandbox.sh down           remove everything `up` made (safe after a crash, or when nothing exists)
 #   sandbox.sh exec N CMD...  run CMD inside host N's namespaces (ps, files, docker, ...)
 #   sandbox.sh status         print what is up
+#   sandbox.sh bare N         one more host hN without Docker (own /usr and dpkg database;
+#                             apt installs docker.io from a local repository): for bootstrap
+#   sandbox.sh unbare N       stop and remove that host
 #
 # Layout (see also sandbox/README.md):
 #   bridge mrskbr0 10.77.0.1/24; hosts h1..hN at 10.77.0.11.. in network namespaces mrsk-hN;
@@ -407,7 +410,7 @@ start_host() {
     exec setsid ip netns exec "$ns" \
       unshare --mount --pid --uts --cgroup --fork --kill-child \
       env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-      MRSK_SANDBOX_STATE="$STATE" bash "$SELF" __hostinit "$i"
+      MRSK_SANDBOX_STATE="$STATE" MRSK_SANDBOX_BARE="${BARE:-}" bash "$SELF" __hostinit "$i"
   ) </dev/null >>"$hd/init.log" 2>&1 &
   echo $! >"$hd/unshare.pid"
   # the init is unshare's only child (pid 1 in the host's pid namespace)
@@ -633,7 +636,10 @@ host_init() {
   # own lower dir, and this host's writes stay in its own memory).
   mount --bind "$hd" /mnt
   mount -t tmpfs -o mode=0755 "mrsk-$name" /mnt/ov
-  for d in /etc /var/log /var/lib; do # /var/lib last: /mnt must still be reachable
+  local ovl="/etc /var/log /var/lib"
+  # A bare host (sandbox.sh bare N) has its own /usr too: it installs packages.
+  [ -z "${MRSK_SANDBOX_BARE:-}" ] || ovl="/usr $ovl"
+  for d in $ovl; do # /var/lib last: /mnt must still be reachable
     key=$(echo "$d" | tr / _)
     mkdir -p "/mnt/ov/$key/u" "/mnt/ov/$key/w"
     mount -t overlay "mrsk-$name" -o "lowerdir=$d,upperdir=/mnt/ov/$key/u,workdir=/mnt/ov/$key/w" "$d"
@@ -708,8 +714,25 @@ AcceptEnv LANG LC_*
 Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
 
-  dockerd --data-root "$hd/docker" --exec-root "$hd/exec" --pidfile /var/run/docker.pid \
-    -H unix:///var/run/docker.sock --insecure-registry "$REG" >>"$hd/dockerd.log" 2>&1 </dev/null &
+  if [ -n "${MRSK_SANDBOX_BARE:-}" ]; then
+    # No Docker here (as on a fresh server): docker.io is removed from this host's
+    # own /usr and dpkg database, apt installs only from the local repository
+    # ($hd/repo, the docker.io package of this machine's mirror), and the engine an
+    # install starts (its init script) finds its settings in /etc/docker/daemon.json.
+    DEBIAN_FRONTEND=noninteractive dpkg -r --force-depends docker.io >>"$hd/bare.log" 2>&1 || true
+    # (and any other docker on PATH: this host's /usr is its own overlay)
+    while m=$(command -v docker); do rm -f "$m" || break; done
+    mkdir -p /etc/apt/sources.list.d.off
+    mv /etc/apt/sources.list.d/* /etc/apt/sources.list.d.off/ 2>/dev/null || true
+    : >/etc/apt/sources.list
+    echo "deb [trusted=yes] file:$hd/repo ./" >/etc/apt/sources.list.d/mrsk-local.list
+    # ($hd is root's only: apt's unprivileged download user cannot read it)
+    echo 'APT::Sandbox::User "root";' >/etc/apt/apt.conf.d/99mrsk-sandbox
+    printf '{"data-root": "%s", "exec-root": "%s", "insecure-registries": ["%s"]}\n' "$hd/docker" "$hd/exec" "$REG" >/etc/docker/daemon.json
+  else
+    dockerd --data-root "$hd/docker" --exec-root "$hd/exec" --pidfile /var/run/docker.pid \
+      -H unix:///var/run/docker.sock --insecure-registry "$REG" >>"$hd/dockerd.log" 2>&1 </dev/null &
+  fi
   /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config >>"$hd/sshd.log" 2>&1 </dev/null &
   echo "started dockerd and sshd"
 
@@ -777,10 +800,56 @@ cmd_status() {
   return $rc
 }
 
+# ---------------------------------------------------------------------------- bare hosts
+# `bare N` starts one more host, hN, with no Docker: its own /usr and dpkg database
+# without docker.io, and apt installing only from a local repository holding the
+# docker.io package (fetched once from this machine's mirror with apt-get download).
+# What `mrsk server bootstrap` installs there stays in that host. `unbare N` stops it.
+
+cmd_bare() {
+  local i=${1:-} ip hd deb cache=/var/cache/mrsk/debs deadline
+  case "$i" in '' | *[!0-9]*) die "usage: sandbox.sh bare N" ;; esac
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  [ -f "$STATE/env" ] || die "no sandbox: run sandbox.sh up first"
+  hd=$STATE/hosts/h$i ip=$(host_ip "$i")
+  [ ! -e "$hd" ] || die "h$i exists (sandbox.sh unbare $i first)"
+  mkdir -p "$cache"
+  deb=$(ls "$cache"/docker.io_*.deb 2>/dev/null | head -n1 || true)
+  if [ -z "$deb" ]; then
+    (cd "$cache" && apt-get download docker.io >/dev/null) || die "cannot download docker.io"
+    deb=$(ls "$cache"/docker.io_*.deb | head -n1)
+  fi
+  mkdir -p "$hd/repo"
+  cp "$deb" "$hd/repo/"
+  (cd "$hd/repo" && dpkg-scanpackages --multiversion . /dev/null >Packages 2>/dev/null)
+  BARE=1 start_host "$i"
+  deadline=$((SECONDS + 60))
+  until ssh "${SSH_OPTS[@]}" -i "$STATE/id_ed25519" "root@$ip" true >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || die "h$i ($ip) did not come up (see $hd/init.log)"
+    sleep 0.3
+  done
+  log "h$i ($ip) up without Docker"
+}
+
+cmd_unbare() {
+  local i=${1:-} hd p
+  case "$i" in '' | *[!0-9]*) die "usage: sandbox.sh unbare N" ;; esac
+  hd=$STATE/hosts/h$i
+  [ -d "$hd" ] || return 0
+  p=$(cat "$hd/pid" 2>/dev/null || true)
+  [ -z "$p" ] || kill -9 "$p" 2>/dev/null || true
+  for p in $(ip netns pids "mrsk-h$i" 2>/dev/null || true); do kill -9 "$p" 2>/dev/null || true; done
+  sleep 0.5
+  ip netns del "mrsk-h$i" 2>/dev/null || true
+  ip link del "mrskv$i" 2>/dev/null || true
+  for p in $(awk -v d="$hd" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$p" 2>/dev/null || true; done
+  rm -rf "$hd"
+}
+
 # ---------------------------------------------------------------------------- main
 
 usage() {
-  sed -n '2,9p' "$SELF" | sed 's/^# \{0,1\}//'
+  sed -n '2,11p' "$SELF" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -792,6 +861,8 @@ main() {
     down) [ "$(id -u)" = 0 ] || die "must run as root"; cmd_down ;;
     exec) cmd_exec "$@" ;;
     status) cmd_status ;;
+    bare) cmd_bare "$@" ;;
+    unbare) cmd_unbare "$@" ;;
     __hostinit) host_init "$@" ;;
     -h | --help | help) usage ;;
     *) usage >&2; exit 2 ;;
