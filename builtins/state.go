@@ -25,7 +25,7 @@ func (rt *Runtime) stateFiles(traefik bool) []string {
 	if traefik {
 		// The TLS store, the challenge forward and acme.json go too: a
 		// removal leaves nothing (traefik reboot and remove keep them).
-		files = append(files, quote(path.Dir(traefikEnvFile)), quote(apiRouteFile), quote(tlsFile), quote(acmeRouteFile), quote(acmeStateDir))
+		files = append(files, quote(path.Dir(traefikEnvFile)), quote(apiRouteFile), quote(tlsFile), quote(acmeRouteFile), quote(acmeStateDir), quote(stageDir))
 	}
 	return files
 }

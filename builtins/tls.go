@@ -68,9 +68,9 @@ func (rt *Runtime) tlsEnsureScript(host string) string {
 // writeIfChangedScript writes content (no secrets: it is in the command
 // line) to p, touching p only when it changes: Traefik reloads on a write.
 func writeIfChangedScript(p, content string) string {
-	tmp := p + ".tmp"
-	return fmt.Sprintf("printf '%%s' %s > %s && { cmp -s %s %s && rm -f %s || mv %s %s; }",
-		quote(content), quote(tmp), quote(tmp), quote(p), quote(tmp), quote(tmp), quote(p))
+	tmp := staged(p)
+	return fmt.Sprintf("mkdir -p %s && printf '%%s' %s > %s && { cmp -s %s %s && rm -f %s || mv %s %s; }",
+		quote(stageDir), quote(content), quote(tmp), quote(tmp), quote(p), quote(tmp), quote(tmp), quote(p))
 }
 
 // challengeRoute sends every ACME HTTP-01 request to the primary's
@@ -316,8 +316,8 @@ func (rt *Runtime) primaryCertificate(t *starlark.Thread, primary string, c *con
 // uploadIfChangedCommand writes content (on stdin) to p, mode 0600, and
 // prints "updated" when p changed, "same" otherwise.
 func uploadIfChangedCommand(host, p string, content []byte) executor.Command {
-	tmp := p + ".tmp"
-	line := fmt.Sprintf("umask 077 && cat > %s && if cmp -s %s %s; then rm -f %s; echo same; else mv %s %s && echo updated; fi",
-		quote(tmp), quote(tmp), quote(p), quote(tmp), quote(tmp), quote(p))
+	tmp := staged(p)
+	line := fmt.Sprintf("umask 077 && mkdir -p %s && cat > %s && if cmp -s %s %s; then rm -f %s; echo same; else mv %s %s && echo updated; fi",
+		quote(stageDir), quote(tmp), quote(tmp), quote(p), quote(tmp), quote(tmp), quote(p))
 	return executor.Command{Host: host, Line: line, Stdin: content}
 }

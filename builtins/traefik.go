@@ -30,6 +30,16 @@ const (
 // apiRouteFile routes Traefik's API (traefik.APIRouteScript writes it).
 const apiRouteFile = routeDir + "/_mrsk_api.yml"
 
+// stageDir holds files on their way into routeDir: written there and
+// renamed in, they make one event in the directory Traefik watches, or
+// none when unchanged. Every event makes Traefik reload, and a reload
+// starts its providersThrottleDuration, which a route switch right after
+// would wait out.
+const stageDir = stateDir + "/traefik/staging"
+
+// staged is the temporary path of p in stageDir.
+func staged(p string) string { return path.Join(stageDir, path.Base(p)+".tmp") }
+
 // traefikEnsureScript starts Traefik when absent, leaves it when its
 // configuration (hash) and secret env file match, and reports "changed"
 // otherwise. The new env file waits beside the one Traefik runs with
@@ -51,7 +61,7 @@ func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Comma
 		same = join("cmp", "-s", next, traefikEnvFile)
 		adopt = join("mv", next, traefikEnvFile)
 	}
-	s = append(s, "mkdir -p "+quote(routeDir), container.EnsureNetwork, traefik.APIRouteScript(apiRouteFile), rt.tlsEnsureScript(host))
+	s = append(s, "mkdir -p "+quote(routeDir)+" "+quote(stageDir), container.EnsureNetwork, traefik.APIRouteScript(apiRouteFile, staged(apiRouteFile)), rt.tlsEnsureScript(host))
 	if reboot {
 		s = append(s, "docker rm -f "+traefik.Name+" >/dev/null 2>&1 || true")
 	}
@@ -192,8 +202,8 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 		sw.phase, sw.key = phaseRouteWritten, key
 		sw.mu.Unlock()
 	}
-	c := executor.Command{Host: host, Line: rt.routeWriteLine(key, len(content)), Stdin: content,
-		StdinNote: "(route " + key + " -> " + attr(ctr, "name") + ")"}
+	c := executor.Command{Host: host, Line: rt.routeWriteLine(key, string(content)),
+		Display: rt.routeWriteScript(key, "(route "+key+" -> "+attr(ctr, "name")+")")}
 	if _, err := rt.run(t, c); err != nil {
 		return nil, fmt.Errorf("route %s: %w", key, err)
 	}
@@ -230,6 +240,10 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 const (
 	confirmTimeout = 30 * time.Second
 	rejectedFor    = 2 * time.Second
+	// pollEvery paces the API reads: Traefik shows a route file some 10-50
+	// ms after its rename, and each read is two requests over the SSH
+	// connection, no process on the host.
+	pollEvery = 20 * time.Millisecond
 )
 
 // awaitServers polls Traefik's API through the SSH connection until
@@ -267,7 +281,7 @@ func (rt *Runtime) awaitServers(ctx context.Context, host, key string, want, rou
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("last seen: %s", last)
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(pollEvery):
 		}
 	}
 }

@@ -162,9 +162,11 @@ func Command(c config.Traefik, m Mounts, envFile string, resolver bool) (line, h
 // that the host itself opens (mrsk's, through SSH) come from there; an app
 // container's come from its own address and are refused (403). An
 // unchanged file is left as it is: a rewrite would make Traefik reload.
-func APIRouteScript(file string) string {
+// tmp is where the new content is compared, outside the directory Traefik
+// watches, so an unchanged file makes no event there at all.
+func APIRouteScript(file, tmp string) string {
 	return `gw=$(docker network inspect -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' ` + container.Network + `) && ` +
 		`ranges=$(for g in $gw; do printf '"%s/32", ' "$g"; done) && ` +
-		`printf 'http:\n  routers:\n    mrsk_internal_api:\n      rule: "PathPrefix(%s/api%s)"\n      entryPoints: ["traefik"]\n      service: api@internal\n      middlewares: ["mrsk_internal_api_local"]\n  middlewares:\n    mrsk_internal_api_local:\n      ipAllowList:\n        sourceRange: [%s]\n' '` + "`" + `' '` + "`" + `' "${ranges%, }" > ` + file + `.tmp && ` +
-		`{ cmp -s ` + file + `.tmp ` + file + ` && rm -f ` + file + `.tmp || mv ` + file + `.tmp ` + file + `; }`
+		`printf 'http:\n  routers:\n    mrsk_internal_api:\n      rule: "PathPrefix(%s/api%s)"\n      entryPoints: ["traefik"]\n      service: api@internal\n      middlewares: ["mrsk_internal_api_local"]\n  middlewares:\n    mrsk_internal_api_local:\n      ipAllowList:\n        sourceRange: [%s]\n' '` + "`" + `' '` + "`" + `' "${ranges%, }" > ` + tmp + ` && ` +
+		`{ cmp -s ` + tmp + ` ` + file + ` && rm -f ` + tmp + ` || mv ` + tmp + ` ` + file + `; }`
 }
