@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.starlark.net/starlark"
@@ -85,22 +86,29 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 
+	// docker wait tells a container that exited (a crash at start) from
+	// one still starting. It is a command of its own, so it starts only
+	// once a check has failed: an app that is up at the first probe needs
+	// no second process on the host.
 	exited := make(chan string, 1)
-	go func() {
-		res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "wait", id)})
-		if err == nil {
-			exited <- strings.TrimSpace(res.Stdout)
-		}
-	}()
+	watch := sync.OnceFunc(func() {
+		go func() {
+			res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "wait", id)})
+			if err == nil {
+				exited <- strings.TrimSpace(res.Stdout)
+			}
+		}()
+	})
 
 	var last error
 	switch {
 	case h.Cmd != "":
-		last = rt.pollUntil(ctx, h, exited, func() error {
+		last = rt.pollUntil(ctx, h, watch, exited, func() error {
 			_, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "exec", id, "sh", "-c", h.Cmd)})
 			return err
 		})
 	case !useHTTP:
+		watch()
 		select {
 		case code := <-exited:
 			last = fmt.Errorf("container exited with status %s", code)
@@ -111,6 +119,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	default:
 		if ip == "" {
 			// Usually a container that exited before it was inspected.
+			watch()
 			select {
 			case code := <-exited:
 				last = fmt.Errorf("container exited with status %s", code)
@@ -121,7 +130,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 		}
 		client := rt.httpClient(host)
 		url := "http://" + net.JoinHostPort(ip, strconv.Itoa(h.Port)) + h.Path
-		last = rt.pollUntil(ctx, h, exited, func() error { return probe(ctx, client, url) })
+		last = rt.pollUntil(ctx, h, watch, exited, func() error { return probe(ctx, client, url) })
 	}
 	sw := rt.switchOf(host, id)
 	if last == nil {
@@ -186,9 +195,10 @@ func (e *UnhealthyError) Error() string {
 
 func (e *UnhealthyError) Unwrap() error { return e.Cause }
 
-// pollUntil calls check until it succeeds, the container exits, or the
-// health deadline passes; it returns the last failure.
-func (rt *Runtime) pollUntil(ctx context.Context, h config.Healthcheck, exited <-chan string, check func() error) error {
+// pollUntil calls check until it succeeds, the container exits (watched
+// from the first failure on), or the health deadline passes; it returns
+// the last failure.
+func (rt *Runtime) pollUntil(ctx context.Context, h config.Healthcheck, watch func(), exited <-chan string, check func() error) error {
 	deadline := time.NewTimer(rt.healthDeadline(h))
 	defer deadline.Stop()
 	var last error
@@ -196,6 +206,7 @@ func (rt *Runtime) pollUntil(ctx context.Context, h config.Healthcheck, exited <
 		if last = check(); last == nil {
 			return nil
 		}
+		watch()
 		select {
 		case code := <-exited:
 			return fmt.Errorf("container exited with status %s", code)
