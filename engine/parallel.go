@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"go.starlark.net/starlark"
 	"golang.org/x/sync/errgroup"
@@ -56,6 +57,11 @@ func (e *Engine) parallel(t *starlark.Thread, b *starlark.Builtin, args starlark
 	// item failed ("cancelled: web1 failed"), not handed its whole error.
 	var g errgroup.Group
 	g.SetLimit(limit)
+	// The error returned is the one that cancelled the others, recorded
+	// before the cancel: errgroup keeps whichever returns first, which can
+	// be a sibling's "context canceled" racing the real failure.
+	var first error
+	var once sync.Once
 	for i, item := range list {
 		if ctx.Err() != nil {
 			break
@@ -73,8 +79,12 @@ func (e *Engine) parallel(t *starlark.Thread, b *starlark.Builtin, args starlark
 			defer stop()
 			v, err := starlark.Call(th, fn, starlark.Tuple{item}, nil)
 			if err != nil {
-				cancel(fmt.Errorf("cancelled: %s failed", itemLabel(item)))
-				return &ItemError{Item: itemLabel(item), Err: err, Caller: t.CallStack()}
+				ie := &ItemError{Item: itemLabel(item), Err: err, Caller: t.CallStack()}
+				once.Do(func() {
+					first = ie
+					cancel(fmt.Errorf("cancelled: %s failed", itemLabel(item)))
+				})
+				return ie
 			}
 			results[i] = v
 			return nil
@@ -87,7 +97,7 @@ func (e *Engine) parallel(t *starlark.Thread, b *starlark.Builtin, args starlark
 		return nil, context.Cause(parent)
 	}
 	if err != nil {
-		return nil, err
+		return nil, first
 	}
 	return starlark.NewList(results), nil
 }

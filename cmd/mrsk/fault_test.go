@@ -536,9 +536,9 @@ func iptables(ts *testscript.TestScript, root, n string, on bool, chain string, 
 
 // state -----------------------------------------------------------------------
 
-// A route names a container by its short id (or, written by older
-// versions, its address).
-var routeURL = regexp.MustCompile(`url: "http://([0-9a-f.]+):[0-9]+"`)
+// A route names a container by its address; route files are YAML, the
+// URL quoted or not (older versions quoted it).
+var routeURL = regexp.MustCompile(`url: "?http://([0-9a-f.]+):[0-9]+"?`)
 
 func faultHostState(ts *testscript.TestScript, root string, neg bool, args []string) {
 	if neg {
