@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -122,6 +123,14 @@ func (rt *Runtime) sshArgv(host, cmd string) []string {
 			}
 		}
 		argv = append(argv, "-i", k)
+	}
+	// mrsk reads ~ as $HOME, OpenSSH as the passwd entry's home: when they
+	// differ (CI jobs, tests), ssh must check the host keys mrsk recorded,
+	// not a stale file of another home.
+	if home, err := os.UserHomeDir(); err == nil {
+		if u, err := user.Current(); err == nil && u.HomeDir != home {
+			argv = append(argv, "-o", "UserKnownHostsFile="+home+"/.ssh/known_hosts")
+		}
 	}
 	target := host
 	if s.User != "" && !strings.Contains(host, "@") {
