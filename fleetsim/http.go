@@ -12,6 +12,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/mrsk-go/mrsk/traefik/dynamic"
 )
 
 // traefikAPIPort is where Traefik's API listens (mrsk's "traefik" entry point).
@@ -171,25 +173,11 @@ func (h *Host) routes(key string) ([]string, bool) {
 		if err != nil {
 			continue
 		}
-		var cfg struct {
-			HTTP struct {
-				Services map[string]struct {
-					LoadBalancer struct {
-						Servers []struct {
-							URL string `yaml:"url"`
-						} `yaml:"servers"`
-					} `yaml:"loadBalancer"`
-				} `yaml:"services"`
-			} `yaml:"http"`
-		}
-		if yaml.Unmarshal(b, &cfg) != nil {
+		services, err := dynamic.ServiceServers(b)
+		if err != nil {
 			continue // Traefik skips a file it cannot parse
 		}
-		if svc, ok := cfg.HTTP.Services[key]; ok {
-			var urls []string
-			for _, s := range svc.LoadBalancer.Servers {
-				urls = append(urls, s.URL)
-			}
+		if urls, ok := services[key]; ok {
 			return urls, true
 		}
 	}

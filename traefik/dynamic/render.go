@@ -267,18 +267,34 @@ type routeFile struct {
 	} `yaml:"http"`
 }
 
+// ServiceServers are the servers of each service a route file names, by
+// service name. A file that is not YAML is an error (Traefik skips it).
+func ServiceServers(file []byte) (map[string][]string, error) {
+	var f routeFile
+	if err := yaml.Unmarshal(file, &f); err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for name, svc := range f.HTTP.Services {
+		var urls []string
+		for _, s := range svc.LoadBalancer.Servers {
+			urls = append(urls, s.URL)
+		}
+		out[name] = urls
+	}
+	return out, nil
+}
+
 // ServerURLs are the servers a route file names (services in name order).
 // A file that is not YAML names none.
 func ServerURLs(file []byte) []string {
-	var f routeFile
-	if err := yaml.Unmarshal(file, &f); err != nil {
+	services, err := ServiceServers(file)
+	if err != nil {
 		return nil
 	}
 	var urls []string
-	for _, name := range slices.Sorted(maps.Keys(f.HTTP.Services)) {
-		for _, s := range f.HTTP.Services[name].LoadBalancer.Servers {
-			urls = append(urls, s.URL)
-		}
+	for _, name := range slices.Sorted(maps.Keys(services)) {
+		urls = append(urls, services[name]...)
 	}
 	return urls
 }
