@@ -55,9 +55,15 @@ func entries() []entry {
 		// the switch
 		{doc("wait_healthy", `wait_healthy(host, container, http=True)`, "Waits until container answers its health check, probed through the SSH connection; on failure prints its last logs and removes it.", "the switch"), bWaitHealthy},
 		{doc("traefik_ensure", `traefik_ensure(host, reboot=False)`, "Makes sure Traefik runs on host with this configuration; returns started, running, changed or rebooted.", "the switch"), bTraefikEnsure},
-		{doc("traefik_route", `traefik_route(host, role, container)`, "Points role's route at container and waits until Traefik's API confirms it routes there only; a failed flow puts the previous route back.", "the switch"), bTraefikRoute},
+		{doc("traefik_route", `traefik_route(host, role, container, old=None, weight=0)`, "Points role's route at container and waits until Traefik's API confirms it routes there only; a failed flow puts the previous route back. With old and weight (1-99), a canary: container gets weight percent, old the rest, each its own service; a failed flow routes to old alone again.", "the switch"), bTraefikRoute},
 		{doc("tls_sync", `tls_sync(hosts, wait=0, required=False)`, "Installs traefik.tls's certificate on hosts: the project's own, or with ACME the one the TLS primary's Traefik obtained (waiting up to wait for it; a warning without it, an error when required). Returns the hosts it changed.", "the switch"), bTLSSync},
 		{doc("traefik_unroute", `traefik_unroute(host, role)`, "Removes role's route on host.", "the switch"), bTraefikUnroute},
+		// canary
+		{doc("traefik_metrics", `traefik_metrics(host, label="")`, "Reads Traefik's Prometheus metrics on host: per service (e.g. \"hey-web--v2\"), {\"requests\": N, \"errors\": N} (5xx) since Traefik counts them. In a plan the reading is the command `(read Traefik's metrics LABEL)`.", "canary"), bTraefikMetrics},
+		{doc("canary_state", `canary_state(host, role)`, "The canary running on host for role, read from the host (route file, containers): None, or struct(weight, old, new, old_service, new_service).", "canary"), bCanaryState},
+		{doc("canary_remove", `canary_remove(host, role, container)`, "Prints the last log lines of an aborted canary, stops and removes it; refuses while role's route names it.", "canary"), bCanaryRemove},
+		{doc("canary_aborted", `canary_aborted(reason)`, "Fails the flow as an aborted canary (its own exit code, 7).", "canary"), bCanaryAborted},
+		{doc("lock_hold", `lock_hold(note)`, "Keeps the deploy lock held after the flow ends (a canary left running), with note in its details.", "canary"), bLockHold},
 		// accessories
 		{doc("accessory_run", `accessory_run(name, host)`, "Starts accessory name on host (its files, directories and secret env first); a running one is left alone.", "accessories"), bAccessoryBoot},
 		{doc("accessory_rm", `accessory_rm(name, host, data=True)`, "Removes the accessory's container on host and, with data=True, its image, files and directories.", "accessories"), bAccessoryRemove},

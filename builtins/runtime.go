@@ -262,7 +262,12 @@ func (rt *Runtime) NewContext() (*starlarkstruct.Struct, error) {
 		options[k] = v
 	}
 	primaryHost := c.PrimaryHost()
+	canary, err := rt.canaryValue() // canary.go
+	if err != nil {
+		return nil, err
+	}
 	ctx := mkstruct(starlark.StringDict{
+		"canary":       canary,
 		"service":      starlark.String(c.Service),
 		"image":        starlark.String(rt.Repository()),
 		"image_ref":    starlark.String(rt.ImageRef(o.Version)),

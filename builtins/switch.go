@@ -67,6 +67,9 @@ type hostSwitch struct {
 	mu    sync.Mutex
 	phase switchPhase
 	key   string // the route key, once a route write began
+	// restore, when set (a canary's split), is what the undo writes
+	// instead of putting this run's backup back: old alone, confirmed.
+	restore *routeTarget
 }
 
 func (s *hostSwitch) setPhase(p switchPhase) {
@@ -79,6 +82,22 @@ func (s *hostSwitch) state() (switchPhase, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.phase, s.key
+}
+
+// unrouted records that key's route on host no longer names any container
+// of a switch other than except: a route to one container alone was
+// confirmed (a canary aborted). Such a switch is back to healthy, so its
+// undo removes its container without touching the route.
+func (rt *Runtime) unrouted(host, key, except string) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for _, sw := range rt.switches {
+		sw.mu.Lock()
+		if sw.host == host && sw.key == key && sw.id != except && sw.phase == phaseRouteWritten {
+			sw.phase, sw.key, sw.restore = phaseHealthy, "", nil
+		}
+		sw.mu.Unlock()
+	}
 }
 
 // beginSwitch records that ctr (id, name) on host is on its way into
@@ -124,7 +143,11 @@ func (rt *Runtime) undoSwitch(ctx context.Context, sw *hostSwitch) error {
 	case phaseConfirmed:
 		return nil
 	case phaseRouteWritten:
-		urls, err := rt.restoreRoute(ctx, sw.host, key)
+		sw.mu.Lock()
+		target := sw.restore
+		sw.mu.Unlock()
+		content, err := rt.restoreRoute(ctx, sw.host, key, target)
+		urls := dynamic.ServerURLs([]byte(content))
 		if err != nil {
 			rt.Out.Always(sw.host, fmt.Sprintf("UNCONFIRMED: kept %s running: the route %s could not be put back (%v)", sw.name, key, err))
 			rt.noteUnconfirmed(sw.host)
@@ -133,7 +156,7 @@ func (rt *Runtime) undoSwitch(ctx context.Context, sw *hostSwitch) error {
 		cctx, cancel := context.WithTimeout(ctx, reconfirmFor)
 		// The servers alone: the previous route's routers were confirmed
 		// (or not) when it was written.
-		err = rt.awaitServers(cctx, sw.host, key, urls, nil)
+		err = rt.awaitFile(cctx, sw.host, key, []byte(content))
 		cancel()
 		if err != nil {
 			rt.Out.Always(sw.host, fmt.Sprintf("UNCONFIRMED: kept %s running: the route %s was put back to %s, but Traefik did not confirm it (%v)", sw.name, key, describeServers(urls), err))
@@ -263,12 +286,18 @@ func (rt *Runtime) restoreLine(key string) string {
 		quote(p.absent), quote(p.route), quote(p.absent), quote(p.lock), quote(p.route))
 }
 
-func (rt *Runtime) restoreRoute(ctx context.Context, host, key string) ([]string, error) {
+// restoreRoute puts key's previous route back (or target, when set) and
+// returns the route file as it then is.
+func (rt *Runtime) restoreRoute(ctx context.Context, host, key string, target *routeTarget) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
 	defer cancel()
-	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: rt.restoreLine(key)})
-	if err != nil {
-		return nil, err
+	line := rt.restoreLine(key)
+	if target != nil {
+		line = rt.restoreToLine(key, target.content)
 	}
-	return dynamic.ServerURLs([]byte(res.Stdout)), nil
+	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: line})
+	if err != nil {
+		return "", err
+	}
+	return res.Stdout, nil
 }

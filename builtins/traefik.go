@@ -167,8 +167,16 @@ func (rt *Runtime) routeFileFor(host, role, url string) ([]byte, []string, error
 func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, role string
 	var ctr starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &role, "container", &ctr); err != nil {
+	var old starlark.Value = starlark.None
+	weight := 0
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &role, "container", &ctr, "old?", &old, "weight?", &weight); err != nil {
 		return nil, err
+	}
+	if old != starlark.None || weight != 0 {
+		if old == starlark.None {
+			return nil, fmt.Errorf("%s: a weight needs old, the container that keeps the rest", b.Name())
+		}
+		return rt.routeCanary(t, host, role, ctr, old, weight) // canary.go
 	}
 	ip := attr(ctr, "ip")
 	if ip == "" {
@@ -229,6 +237,7 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	}
 	sw.setPhase(phaseConfirmed)
 	rt.endSwitch(host, id)
+	rt.unrouted(host, key, id)
 	rt.record(host, "routed")
 	rt.progress(host, "Traefik routes "+key+" to "+attr(ctr, "name")+" only")
 	return starlark.Float(time.Since(start).Seconds()), nil

@@ -61,6 +61,7 @@ type Config struct {
 	Labels      map[string]string `yaml:"labels,omitempty"`
 	Logging     Logging           `yaml:"logging,omitempty"`
 	Boot        Boot              `yaml:"boot"`
+	Canary      *Canary           `yaml:"canary,omitempty"`
 
 	StopWaitTime       time.Duration `yaml:"stop_wait_time"`
 	RetainContainers   int           `yaml:"retain_containers"`

@@ -117,6 +117,7 @@ func (l *loader) build(root *node, c *Config) {
 		"volumes":     func(v *node, p string) { c.Volumes = l.volumes(v, p) },
 		"labels":      func(v *node, p string) { c.Labels = l.routedLabels(v, p, true) },
 		"logging":     func(v *node, p string) { l.logging(v, p, &c.Logging) },
+		"canary":      func(v *node, p string) { l.canary(v, p, &c.Canary) },
 		"boot": func(v *node, p string) {
 			l.object(v, p, "a map with limit and wait", handlers{
 				"limit": func(v *node, p string) {

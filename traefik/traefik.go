@@ -84,6 +84,15 @@ func args(c config.Traefik, envFile string, resolver bool) []string {
 		// shared network.
 		"--api=true", "--api.dashboard=false",
 		"--ping=true",
+		// Per-service request counts for a canary's judgement
+		// (traefik/metrics), on the API's entry point and routed like
+		// the API (APIRouteScript): only the host itself reads them.
+		// Always on, so that `deploy --canary` needs no Traefik reboot.
+		"--metrics.prometheus=true",
+		"--metrics.prometheus.entrypoint=traefik",
+		"--metrics.prometheus.addserviceslabels=true",
+		"--metrics.prometheus.addentrypointslabels=false",
+		"--metrics.prometheus.manualrouting=true",
 		"--global.checknewversion=false", "--global.sendanonymoususage=false")
 	words = append(words, tlsArgs(c.TLS, resolver)...)
 	for _, k := range slices.Sorted(maps.Keys(c.Args)) {
@@ -157,8 +166,8 @@ func Command(c config.Traefik, m Mounts, envFile string, resolver bool) (line, h
 	return line, hash
 }
 
-// APIRouteScript writes file, the route of Traefik's API on its own entry
-// point, allowed only from the gateways of the mrsk network: connections
+// APIRouteScript writes file, the route of Traefik's API and of its
+// Prometheus metrics on their own entry point, allowed only from the gateways of the mrsk network: connections
 // that the host itself opens (mrsk's, through SSH) come from there; an app
 // container's come from its own address and are refused (403). An
 // unchanged file is left as it is: a rewrite would make Traefik reload.
@@ -167,6 +176,6 @@ func Command(c config.Traefik, m Mounts, envFile string, resolver bool) (line, h
 func APIRouteScript(file, tmp string) string {
 	return `gw=$(docker network inspect -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' ` + container.Network + `) && ` +
 		`ranges=$(for g in $gw; do printf '"%s/32", ' "$g"; done) && ` +
-		`printf 'http:\n  routers:\n    mrsk_internal_api:\n      rule: "PathPrefix(%s/api%s)"\n      entryPoints: ["traefik"]\n      service: api@internal\n      middlewares: ["mrsk_internal_api_local"]\n  middlewares:\n    mrsk_internal_api_local:\n      ipAllowList:\n        sourceRange: [%s]\n' '` + "`" + `' '` + "`" + `' "${ranges%, }" > ` + tmp + ` && ` +
+		`printf 'http:\n  routers:\n    mrsk_internal_api:\n      rule: "PathPrefix(%s/api%s)"\n      entryPoints: ["traefik"]\n      service: api@internal\n      middlewares: ["mrsk_internal_api_local"]\n    mrsk_internal_metrics:\n      rule: "Path(%s/metrics%s)"\n      entryPoints: ["traefik"]\n      service: prometheus@internal\n      middlewares: ["mrsk_internal_api_local"]\n  middlewares:\n    mrsk_internal_api_local:\n      ipAllowList:\n        sourceRange: [%s]\n' '` + "`" + `' '` + "`" + `' '` + "`" + `' '` + "`" + `' "${ranges%, }" > ` + tmp + ` && ` +
 		`{ cmp -s ` + tmp + ` ` + file + ` && rm -f ` + tmp + ` || mv ` + tmp + ` ` + file + `; }`
 }

@@ -33,6 +33,7 @@ const (
 	exitConnect     = 4   // a host could not be reached or logged in to
 	exitLocked      = 5   // another run holds the deploy lock; nothing changed
 	exitUnhealthy   = 6   // the new version never passed its health check; the old one still serves
+	exitCanary      = 7   // a canary was judged bad and aborted; the old version serves alone again
 	exitInterrupted = 130 // Ctrl-C (or SIGTERM), or the user declined: what started was undone
 )
 
@@ -45,6 +46,7 @@ func exitCode(err error) int {
 		cfgOther    *configError
 		held        *builtins.LockHeldError
 		unhealthy   *builtins.UnhealthyError
+		canary      *builtins.CanaryAbortedError
 		unreachable *builtins.UnreachableError
 		connect     *sshpool.ConnectError
 	)
@@ -61,6 +63,8 @@ func exitCode(err error) int {
 		return exitLocked
 	case errors.As(err, &unhealthy):
 		return exitUnhealthy
+	case errors.As(err, &canary):
+		return exitCanary
 	case errors.As(err, &unreachable), errors.As(err, &connect):
 		return exitConnect
 	}

@@ -58,16 +58,32 @@ type CLI struct {
 	Build     BuildCmd     `cmd:"" help:"Build and push images."`
 	Registry  RegistryCmd  `cmd:"" help:"Log in to and out of the registry."`
 	Lock      LockCmd      `cmd:"" help:"Manage the deploy lock."`
+	Canary    CanaryCmd    `cmd:"" help:"Act on a canary left running by deploy --canary-for 0: status, promote, abort."`
 	Server    ServerCmd    `cmd:"" help:"Install Docker on the hosts; run a command on them."`
 }
 
 // DeployCmd is `mrsk deploy`.
 type DeployCmd struct {
 	SkipPush bool `help:"Deploy an image already in the registry: no build, no push."`
+	// Pointers: a flag given wins over deploy.yml's canary: section, and
+	// --canary 0 turns it off.
+	Canary      *int           `placeholder:"PERCENT" help:"Canary: send PERCENT of each web host's requests to the new version, judge its 5xx rate from Traefik's metrics, then promote or abort (exit 7); 0: none (default: canary.weight in deploy.yml, else none)."`
+	CanaryFor   *time.Duration `name:"canary-for" placeholder:"DURATION" help:"How long to judge each canary step (default canary.duration, else 60s); 0 leaves the canary running, the lock held, for mrsk canary status|promote|abort."`
+	CanaryHosts *int           `name:"canary-hosts" placeholder:"N" help:"Run the canary on the first N web hosts only; the others get the version once it is promoted."`
 }
 
 func (c *DeployCmd) Run(app *App, g *Globals) error {
-	return runCommand(app, g, "deploy", flowOpts{skipPush: c.SkipPush})
+	o := flowOpts{skipPush: c.SkipPush}
+	o.canary, o.canaryFor, o.canaryHosts = c.Canary, c.CanaryFor, c.CanaryHosts
+	return runCommand(app, g, "deploy", o)
+}
+
+// CanaryCmd is `mrsk canary ...`: a canary left running by `deploy
+// --canary-for 0`, read from the hosts.
+type CanaryCmd struct {
+	Status  simple `cmd:"" help:"Show the running canary: its weight, and the requests and 5xx rate of each version per host."`
+	Promote simple `cmd:"" help:"Send every request to the canary, stop the old version, finish the deploy, release the lock."`
+	Abort   simple `cmd:"" help:"Route back to the old version alone, remove the canary with its last log lines, release the lock."`
 }
 
 // RedeployCmd is `mrsk redeploy`.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +24,7 @@ type loadGen struct {
 	total, ok, failed atomic.Int64
 	mu                sync.Mutex
 	errs              []string
+	versions          map[string]int64 // ok answers by "hello from VERSION"
 }
 
 const (
@@ -32,7 +36,7 @@ const (
 // against opts' root): a deploy must not break a connection a client holds.
 func startLoad(url string, workers int, client *http.Client, opts httpOpts) *loadGen {
 	ctx, cancel := context.WithTimeout(context.Background(), maxLoadTime)
-	g := &loadGen{cancel: cancel}
+	g := &loadGen{cancel: cancel, versions: map[string]int64{}}
 	for i := 0; i < workers; i++ {
 		g.done.Add(1)
 		go func() {
@@ -45,10 +49,17 @@ func startLoad(url string, workers int, client *http.Client, opts httpOpts) *loa
 				}
 				g.total.Add(1)
 				if err == nil {
+					head := make([]byte, 128)
+					n, _ := io.ReadFull(resp.Body, head)
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 					if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 						g.ok.Add(1)
+						if f := strings.Fields(string(head[:n])); len(f) > 2 && f[0] == "hello" && f[1] == "from" {
+							g.mu.Lock()
+							g.versions[f[2]]++
+							g.mu.Unlock()
+						}
 						continue
 					}
 					err = fmt.Errorf("%s", resp.Status)
@@ -67,8 +78,9 @@ func startLoad(url string, workers int, client *http.Client, opts httpOpts) *loa
 
 // loadCmd: `load start NAME URL [WORKERS] [-resolve NAME:IP] [-root FILE]
 // [-host NAME]` and `load stop NAME MIN`. stop waits until at least MIN
-// requests were made, prints the counts, and fails on any failed request or
-// on fewer than MIN. An https URL is verified against -root (pebble's root:
+// requests were made, prints the counts (and how many ok answers each
+// "hello from VERSION" had), and fails on any failed request or on fewer
+// than MIN; `load stop NAME MIN PCT%` allows up to PCT% failed. An https URL is verified against -root (pebble's root:
 // `pebble root FILE`); -resolve dials a name the test process cannot resolve.
 func loadCmd() func(ts *testscript.TestScript, neg bool, args []string) {
 	var mu sync.Mutex
@@ -76,7 +88,7 @@ func loadCmd() func(ts *testscript.TestScript, neg bool, args []string) {
 	return func(ts *testscript.TestScript, neg bool, args []string) {
 		opts, args, err := parseHTTPArgs(args, "-resolve", "-root", "-host")
 		if err != nil || len(args) < 3 {
-			ts.Fatalf("usage: load start NAME URL [WORKERS] [-resolve NAME:IP] [-root FILE] [-host NAME] | load stop NAME MIN (%v)", err)
+			ts.Fatalf("usage: load start NAME URL [WORKERS] [-resolve NAME:IP] [-root FILE] [-host NAME] | load stop NAME MIN [MAXFAILED%%] (%v)", err)
 		}
 		key := fmt.Sprintf("%p/%s", ts, args[1])
 		switch args[0] {
@@ -106,10 +118,25 @@ func loadCmd() func(ts *testscript.TestScript, neg bool, args []string) {
 			g.cancel()
 			g.done.Wait()
 			fmt.Fprintf(ts.Stdout(), "%s: %d requests, %d ok, %d failed\n", args[1], g.total.Load(), g.ok.Load(), g.failed.Load())
+			if len(g.versions) > 0 {
+				var seen []string
+				for _, v := range slices.Sorted(maps.Keys(g.versions)) {
+					seen = append(seen, fmt.Sprintf("%s=%d", v, g.versions[v]))
+				}
+				fmt.Fprintf(ts.Stdout(), "%s: versions %s\n", args[1], strings.Join(seen, " "))
+			}
 			for _, e := range g.errs {
 				fmt.Fprintf(ts.Stdout(), "  %s\n", e)
 			}
 			bad := g.failed.Load() > 0 || g.total.Load() < int64(min)
+			if len(args) > 3 {
+				// A share of failures allowed: "1.5%" (a canary's).
+				pct, err := strconv.ParseFloat(strings.TrimSuffix(args[3], "%"), 64)
+				ts.Check(err)
+				share := 100 * float64(g.failed.Load()) / float64(max(g.total.Load(), 1))
+				fmt.Fprintf(ts.Stdout(), "%s: %.2f%% failed (at most %g%% allowed)\n", args[1], share, pct)
+				bad = share > pct || g.total.Load() < int64(min)
+			}
 			if bad != neg {
 				ts.Fatalf("load %s: %d requests (want >= %d), %d failed", args[1], g.total.Load(), min, g.failed.Load())
 			}

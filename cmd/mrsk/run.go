@@ -31,9 +31,13 @@ type flowOpts struct {
 	output        string // "json" with --output json: read-only flows return data
 
 	skipPush bool
-	lines    int
-	follow   bool
-	reuse    bool
+	// deploy --canary, --canary-for, --canary-hosts: nil when not given.
+	canary      *int
+	canaryFor   *time.Duration
+	canaryHosts *int
+	lines       int
+	follow      bool
+	reuse       bool
 }
 
 func (o flowOpts) values() map[string]starlark.Value {
@@ -41,13 +45,27 @@ func (o flowOpts) values() map[string]starlark.Value {
 	if lines == 0 {
 		lines = 100
 	}
-	return map[string]starlark.Value{
-		"skip_push": starlark.Bool(o.skipPush),
-		"lines":     starlark.MakeInt(lines),
-		"follow":    starlark.Bool(o.follow),
-		"reuse":     starlark.Bool(o.reuse),
-		"output":    starlark.String(cmpOr(o.output, "text")),
+	v := map[string]starlark.Value{
+		"skip_push":    starlark.Bool(o.skipPush),
+		"lines":        starlark.MakeInt(lines),
+		"follow":       starlark.Bool(o.follow),
+		"reuse":        starlark.Bool(o.reuse),
+		"output":       starlark.String(cmpOr(o.output, "text")),
+		"canary":       optInt(o.canary),
+		"canary_for":   starlark.None,
+		"canary_hosts": optInt(o.canaryHosts),
 	}
+	if o.canaryFor != nil {
+		v["canary_for"] = starlark.Float(o.canaryFor.Seconds())
+	}
+	return v
+}
+
+func optInt(p *int) starlark.Value {
+	if p == nil {
+		return starlark.None
+	}
+	return starlark.MakeInt(*p)
 }
 
 func splitList(s string) []string {

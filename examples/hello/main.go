@@ -1,6 +1,8 @@
 // Command hello is the example app deployed by the README's demo.
 //
-//	GET /           "hello from <MRSK_VERSION or dev> on <hostname>\n"
+//	GET /           "hello from <MRSK_VERSION or dev> on <hostname>\n"; with
+//	                FAIL_RATE=R (0..1) a share R of them answer 500 instead,
+//	                spread evenly (a bad version for canary tests)
 //	GET /up         200 "ok" once ready, 503 before (READY_DELAY, NEVER_READY=1)
 //	GET /slow?ms=N  sleeps N ms, then 200
 //	GET /env/NAME   the sha256 (hex) of env var NAME, so tests can check a
@@ -58,6 +60,14 @@ func main() {
 		}
 	}
 	neverReady := os.Getenv("NEVER_READY") == "1"
+	var failRate float64
+	if v := os.Getenv("FAIL_RATE"); v != "" {
+		failRate, err = strconv.ParseFloat(v, 64)
+		if err != nil || failRate < 0 || failRate > 1 {
+			log.Fatalf("FAIL_RATE=%q: want a share between 0 and 1", v)
+		}
+	}
+	var served atomic.Int64
 
 	var ready atomic.Bool
 	if !neverReady {
@@ -74,6 +84,13 @@ func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		// Request n fails when the running count of failures due, n*R,
+		// passes a whole number: exactly R of them, evenly spread.
+		if n := served.Add(1); int64(float64(n)*failRate) > int64(float64(n-1)*failRate) {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprintf(w, "failing from %s on %s (FAIL_RATE=%g)\n", version, hostname, failRate)
+			return
+		}
 		fmt.Fprintf(w, "hello from %s on %s\n", version, hostname)
 	})
 	mux.HandleFunc("GET /up", func(w http.ResponseWriter, r *http.Request) {
@@ -137,7 +154,7 @@ func main() {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Printf("version %s on %s listening on :%s (ready delay %s, never ready %v)", version, hostname, port, readyDelay, neverReady)
+	log.Printf("version %s on %s listening on :%s (ready delay %s, never ready %v, fail rate %g)", version, hostname, port, readyDelay, neverReady, failRate)
 
 	select {
 	case err := <-errc:

@@ -39,6 +39,19 @@ type Options struct {
 	// TLS, when set, serves Key's router on websecure with a certificate,
 	// and plain HTTP on router Key-http (redirecting, if asked).
 	TLS *TLS
+	// Canary, when set, splits Key between URL and a second server: Key
+	// becomes a weighted service over two child services, one per
+	// version, so Traefik counts each version's requests apart.
+	Canary *Canary
+}
+
+// Canary is a weighted split of a role's traffic between the version that
+// serves (Options.URL, child service Stable) and a new one.
+type Canary struct {
+	URL    string // the new version's server
+	Weight int    // its share in percent, 1..99
+	// The child services' names, e.g. "hey-web--v1" and "hey-web--v2".
+	Stable, New string
 }
 
 // Build is the dynamic configuration of the role's route: the router and
@@ -167,7 +180,35 @@ func (l *Labels) Build(o Options) (*HTTP, error) {
 		u.Host = net.JoinHostPort(u.Hostname(), srv.Port)
 	}
 	lb.Servers = []Server{{URL: u.String(), Weight: srv.Weight, PreservePath: srv.PreservePath}}
-	h.Services[o.Key] = &Service{LoadBalancer: lb}
+	c := o.Canary
+	if c == nil {
+		h.Services[o.Key] = &Service{LoadBalancer: lb}
+		return h, nil
+	}
+	// Both versions get the labels' load balancer settings; only the
+	// server differs.
+	if c.Weight < 1 || c.Weight > 99 {
+		return nil, fmt.Errorf("route %s: canary weight %d is not between 1 and 99", o.Key, c.Weight)
+	}
+	if c.Stable == "" || c.New == "" || c.Stable == c.New || c.Stable == o.Key || c.New == o.Key {
+		return nil, fmt.Errorf("route %s: canary services %q and %q must be named apart from each other and from the key", o.Key, c.Stable, c.New)
+	}
+	cu, err := url.Parse(c.URL)
+	if err != nil || cu.Host == "" {
+		return nil, fmt.Errorf("route %s: bad canary server URL %q", o.Key, c.URL)
+	}
+	if srv.Scheme != "" {
+		cu.Scheme = srv.Scheme
+	}
+	if srv.Port != "" {
+		cu.Host = net.JoinHostPort(cu.Hostname(), srv.Port)
+	}
+	next := *lb
+	next.Servers = []Server{{URL: cu.String(), Weight: srv.Weight, PreservePath: srv.PreservePath}}
+	h.Services[c.Stable] = &Service{LoadBalancer: lb}
+	h.Services[c.New] = &Service{LoadBalancer: &next}
+	h.Services[o.Key] = &Service{Weighted: &Weighted{Services: []WeightedService{
+		{Name: c.Stable, Weight: 100 - c.Weight}, {Name: c.New, Weight: c.Weight}}}}
 	return h, nil
 }
 
@@ -263,8 +304,44 @@ type routeFile struct {
 					URL string `yaml:"url"`
 				} `yaml:"servers"`
 			} `yaml:"loadBalancer"`
+			Weighted *Weighted `yaml:"weighted"`
 		} `yaml:"services"`
 	} `yaml:"http"`
+}
+
+// Split is a canary's route as its file states it: the weighted service
+// key over two child services. A later mrsk run reads it from the host
+// (with the containers' labels) to act on a canary it did not start.
+type Split struct {
+	Stable, New       string // the child services
+	StableURL, NewURL string // their servers
+	Weight            int    // New's share, percent
+}
+
+// ReadSplit finds service key's canary split in a route file; ok is false
+// when key is a plain service (no canary runs) or the file is not one.
+func ReadSplit(file []byte, key string) (Split, bool) {
+	var f routeFile
+	if err := yaml.Unmarshal(file, &f); err != nil {
+		return Split{}, false
+	}
+	svc, found := f.HTTP.Services[key]
+	if !found || svc.Weighted == nil || len(svc.Weighted.Services) != 2 {
+		return Split{}, false
+	}
+	ws := svc.Weighted.Services
+	first := func(name string) string {
+		if s := f.HTTP.Services[name].LoadBalancer.Servers; len(s) > 0 {
+			return s[0].URL
+		}
+		return ""
+	}
+	sp := Split{Stable: ws[0].Name, New: ws[1].Name, Weight: ws[1].Weight}
+	sp.StableURL, sp.NewURL = first(sp.Stable), first(sp.New)
+	if sp.StableURL == "" || sp.NewURL == "" || ws[0].Weight+ws[1].Weight != 100 {
+		return Split{}, false
+	}
+	return sp, true
 }
 
 // ServiceServers are the servers of each service a route file names, by

@@ -58,6 +58,19 @@ type Observability struct {
 // routes a role to one service with one server, the role's container.
 type Service struct {
 	LoadBalancer *LoadBalancer `yaml:"loadBalancer,omitempty"`
+	// Weighted is mrsk's own (a canary's split), never from labels.
+	Weighted *Weighted `yaml:"weighted,omitempty" label:"-"`
+}
+
+// Weighted is a weighted round robin over other services of the file.
+type Weighted struct {
+	Services []WeightedService `yaml:"services"`
+}
+
+// WeightedService is one service of a Weighted and its share.
+type WeightedService struct {
+	Name   string `yaml:"name"`
+	Weight int    `yaml:"weight"`
 }
 
 // LoadBalancer is a servers load balancer.
