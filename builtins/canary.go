@@ -65,7 +65,7 @@ func (rt *Runtime) canaryValue() (starlark.Value, error) {
 		}
 		return starlark.None, nil
 	}
-	s := config.DefaultCanary
+	s := config.DefaultCanary()
 	if c != nil {
 		s = *c
 	}

@@ -178,11 +178,13 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 		}
 		return rt.routeCanary(t, host, role, ctr, old, weight) // canary.go
 	}
-	ip := attr(ctr, "ip")
-	if ip == "" {
-		return nil, fmt.Errorf("%s: container %s on %s has no address on the %s network", b.Name(), attr(ctr, "name"), host, container.Network)
-	}
 	start := time.Now()
+	// A container from docker ps has no address yet (a canary's abort
+	// routes back to the old one): inspected then.
+	ip, err := rt.containerIP(t, host, ctr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+	}
 	key := rt.roleKey(role)
 	// By address, not by name or id: Docker's DNS lives in the daemon, so a
 	// route by name stops working while the daemon is down, though the

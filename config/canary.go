@@ -21,10 +21,12 @@ type Canary struct {
 }
 
 // DefaultCanary is what a canary: section (or --canary alone) starts from.
-var DefaultCanary = Canary{Weight: 10, Duration: 60 * time.Second, MaxErrorRate: 0.01, MinRequests: 100}
+func DefaultCanary() Canary {
+	return Canary{Weight: 10, Duration: 60 * time.Second, MaxErrorRate: 0.01, MinRequests: 100}
+}
 
 func (l *loader) canary(v *node, p string, dst **Canary) {
-	c := DefaultCanary
+	c := DefaultCanary()
 	if !l.object(v, p, "a map with weight, duration, max_error_rate, min_requests, steps and hosts", handlers{
 		"weight": func(v *node, p string) {
 			if w, ok := l.integer(v, p); ok {

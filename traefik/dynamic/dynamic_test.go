@@ -397,3 +397,73 @@ func TestEntryPoints(t *testing.T) {
 		}
 	}
 }
+
+// A canary's route: Key is a weighted service over one child service per
+// version, each with the labels' load balancer settings; ReadSplit reads
+// it back, and finds nothing in a plain route.
+func TestRenderCanary(t *testing.T) {
+	l, err := Decode(map[string]string{"traefik.http.services.x.loadbalancer.passhostheader": "false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Key: "hey-web", URL: "http://10.0.0.5:3000",
+		Canary: &Canary{URL: "http://10.0.0.6:3000", Weight: 10, Stable: "hey-web--v1", New: "hey-web--v2"}}
+	file, routers, err := l.Render(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Header + `http:
+  routers:
+    hey-web:
+      rule: PathPrefix(` + "`/`" + `)
+      entryPoints:
+        - web
+      service: hey-web
+  services:
+    hey-web:
+      weighted:
+        services:
+          - name: hey-web--v1
+            weight: 90
+          - name: hey-web--v2
+            weight: 10
+    hey-web--v1:
+      loadBalancer:
+        servers:
+          - url: http://10.0.0.5:3000
+        passHostHeader: false
+    hey-web--v2:
+      loadBalancer:
+        servers:
+          - url: http://10.0.0.6:3000
+        passHostHeader: false
+`
+	if string(file) != want {
+		t.Errorf("canary route:\n%s\nwant\n%s", file, want)
+	}
+	if len(routers) != 1 || routers[0] != "hey-web" {
+		t.Errorf("routers %v", routers)
+	}
+	sp, ok := ReadSplit(file, "hey-web")
+	if !ok || sp != (Split{Stable: "hey-web--v1", New: "hey-web--v2", StableURL: "http://10.0.0.5:3000", NewURL: "http://10.0.0.6:3000", Weight: 10}) {
+		t.Errorf("ReadSplit = %+v, %v", sp, ok)
+	}
+	plain, _, err := l.Render(Options{Key: "hey-web", URL: "http://10.0.0.5:3000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ReadSplit(plain, "hey-web"); ok {
+		t.Error("ReadSplit found a split in a plain route")
+	}
+	for _, bad := range []*Canary{
+		{URL: "http://10.0.0.6:3000", Weight: 0, Stable: "a", New: "b"},
+		{URL: "http://10.0.0.6:3000", Weight: 100, Stable: "a", New: "b"},
+		{URL: "http://10.0.0.6:3000", Weight: 10, Stable: "a", New: "a"},
+		{URL: "http://10.0.0.6:3000", Weight: 10, Stable: "hey-web", New: "b"},
+		{URL: "::", Weight: 10, Stable: "a", New: "b"},
+	} {
+		if _, _, err := l.Render(Options{Key: "hey-web", URL: "http://10.0.0.5:3000", Canary: bad}); err == nil {
+			t.Errorf("%+v: no error", bad)
+		}
+	}
+}
