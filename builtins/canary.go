@@ -440,18 +440,25 @@ func bCanaryRemove(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	return starlark.None, nil
 }
 
-// lock_hold(note) keeps the deploy lock held after this run ends (a
-// canary left running): the flow's release and the exit's do nothing, and
-// the lock's details say why (note).
-func bLockHold(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+// canary_keep(note, containers) leaves a canary running after this run
+// (deploy --canary-for 0): the containers' undo is dropped (they stay,
+// and the split route naming them), and the deploy lock stays held, the
+// note in its details, until `mrsk canary promote` or `abort`. One
+// builtin, so no Ctrl-C falls between the two.
+func bCanaryKeep(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var note string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "note", &note); err != nil {
+	var ctrs *starlark.List
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "note", &note, "containers", &ctrs); err != nil {
 		return nil, err
 	}
 	details := rt.lockDir() + "/details"
 	if _, err := rt.run(t, executor.Command{Host: rt.Config.PrimaryHost(),
 		Line: fmt.Sprintf("test -d %s && printf '%%s\\n' %s >> %s", quote(rt.lockDir()), quote("Message: "+strings.ReplaceAll(note, "\n", " ")), quote(details))}); err != nil {
 		return nil, fmt.Errorf("keep the deploy lock: %w", err)
+	}
+	for i := 0; i < ctrs.Len(); i++ {
+		c := ctrs.Index(i)
+		rt.endSwitch(attr(c, "host"), attr(c, "id"))
 	}
 	rt.mu.Lock()
 	if rt.lockDepth > 0 {

@@ -63,7 +63,7 @@ func entries() []entry {
 		{doc("canary_state", `canary_state(host, role)`, "The canary running on host for role, read from the host (route file, containers): None, or struct(weight, old, new, old_service, new_service).", "canary"), bCanaryState},
 		{doc("canary_remove", `canary_remove(host, role, container)`, "Prints the last log lines of an aborted canary, stops and removes it; refuses while role's route names it.", "canary"), bCanaryRemove},
 		{doc("canary_aborted", `canary_aborted(reason)`, "Fails the flow as an aborted canary (its own exit code, 7).", "canary"), bCanaryAborted},
-		{doc("lock_hold", `lock_hold(note)`, "Keeps the deploy lock held after the flow ends (a canary left running), with note in its details.", "canary"), bLockHold},
+		{doc("canary_keep", `canary_keep(note, containers)`, "Leaves a canary running after the flow: the containers are not undone, and the deploy lock stays held with note in its details.", "canary"), bCanaryKeep},
 		// accessories
 		{doc("accessory_run", `accessory_run(name, host)`, "Starts accessory name on host (its files, directories and secret env first); a running one is left alone.", "accessories"), bAccessoryBoot},
 		{doc("accessory_rm", `accessory_rm(name, host, data=True)`, "Removes the accessory's container on host and, with data=True, its image, files and directories.", "accessories"), bAccessoryRemove},
