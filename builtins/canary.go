@@ -299,7 +299,8 @@ func (rt *Runtime) restoreToLine(key, content string) string {
 
 // traefik_metrics(host, label="") reads Traefik's Prometheus metrics on
 // host through its SSH connection: per service (file provider services by
-// their name, e.g. "hey-web--v2"), {"requests": N, "errors": N} (5xx).
+// their name, e.g. "hey-web--v2"), {"requests": N, "errors": N (5xx),
+// "duration_sum": seconds, "duration_count": N} (the duration histogram's).
 // label names the reading in a plan, where a test's response can play
 // Traefik's answer; without one, a plan reads nothing: None.
 func bTraefikMetrics(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -338,9 +339,11 @@ func bTraefikMetrics(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args 
 	svcs := metrics.Services(samples)
 	for _, name := range slices.Sorted(maps.Keys(svcs)) {
 		c := svcs[name]
-		v := starlark.NewDict(2)
+		v := starlark.NewDict(4)
 		_ = v.SetKey(starlark.String("requests"), starlark.MakeInt64(int64(c.Requests)))
 		_ = v.SetKey(starlark.String("errors"), starlark.MakeInt64(int64(c.Errors)))
+		_ = v.SetKey(starlark.String("duration_sum"), starlark.Float(c.DurationSum))
+		_ = v.SetKey(starlark.String("duration_count"), starlark.MakeInt64(int64(c.DurationCount)))
 		_ = d.SetKey(starlark.String(strings.TrimSuffix(name, "@file")), v)
 	}
 	return d, nil

@@ -59,7 +59,7 @@ func entries() []entry {
 		{doc("tls_sync", `tls_sync(hosts, wait=0, required=False)`, "Installs traefik.tls's certificate on hosts: the project's own, or with ACME the one the TLS primary's Traefik obtained (waiting up to wait for it; a warning without it, an error when required). Returns the hosts it changed.", "the switch"), bTLSSync},
 		{doc("traefik_unroute", `traefik_unroute(host, role)`, "Removes role's route on host.", "the switch"), bTraefikUnroute},
 		// canary
-		{doc("traefik_metrics", `traefik_metrics(host, label="")`, "Reads Traefik's Prometheus metrics on host: per service (e.g. \"hey-web--v2\"), {\"requests\": N, \"errors\": N} (5xx) since Traefik counts them. In a plan the reading is the command `(read Traefik's metrics LABEL)`.", "canary"), bTraefikMetrics},
+		{doc("traefik_metrics", `traefik_metrics(host, label="")`, "Reads Traefik's Prometheus metrics on host: per service (e.g. \"hey-web--v2\"), {\"requests\": N, \"errors\": N (5xx), \"duration_sum\": seconds, \"duration_count\": N} since Traefik counts them. In a plan the reading is the command `(read Traefik's metrics LABEL)`.", "canary"), bTraefikMetrics},
 		{doc("canary_state", `canary_state(host, role)`, "The canary running on host for role, read from the host (route file, containers): None, or struct(weight, old, new, old_service, new_service).", "canary"), bCanaryState},
 		{doc("canary_remove", `canary_remove(host, role, container)`, "Prints the last log lines of an aborted canary, stops and removes it; refuses while role's route names it.", "canary"), bCanaryRemove},
 		{doc("canary_aborted", `canary_aborted(reason)`, "Fails the flow as an aborted canary (its own exit code, 7).", "canary"), bCanaryAborted},

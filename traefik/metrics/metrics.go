@@ -126,6 +126,9 @@ func parseValue(s string) (float64, error) {
 type Counts struct {
 	Requests float64
 	Errors   float64
+	// The request duration histogram's sum (seconds) and count: their
+	// changes give the mean latency over a window.
+	DurationSum, DurationCount float64
 }
 
 // Sub is c minus an earlier reading of the same counters. A counter that
@@ -133,15 +136,25 @@ type Counts struct {
 // metrics when the service left its configuration and came back): then
 // c counted from zero, and c itself is the change.
 func (c Counts) Sub(before Counts) Counts {
-	if c.Requests < before.Requests || c.Errors < before.Errors {
+	if c.Requests < before.Requests || c.Errors < before.Errors || c.DurationCount < before.DurationCount {
 		return c
 	}
-	return Counts{Requests: c.Requests - before.Requests, Errors: c.Errors - before.Errors}
+	return Counts{Requests: c.Requests - before.Requests, Errors: c.Errors - before.Errors,
+		DurationSum: c.DurationSum - before.DurationSum, DurationCount: c.DurationCount - before.DurationCount}
 }
 
 // Add sums two readings (of two hosts).
 func (c Counts) Add(o Counts) Counts {
-	return Counts{Requests: c.Requests + o.Requests, Errors: c.Errors + o.Errors}
+	return Counts{Requests: c.Requests + o.Requests, Errors: c.Errors + o.Errors,
+		DurationSum: c.DurationSum + o.DurationSum, DurationCount: c.DurationCount + o.DurationCount}
+}
+
+// MeanLatency is DurationSum / DurationCount in seconds, 0 with none.
+func (c Counts) MeanLatency() float64 {
+	if c.DurationCount == 0 {
+		return 0
+	}
+	return c.DurationSum / c.DurationCount
 }
 
 // ErrorRate is Errors / Requests, 0 with no request.
@@ -152,26 +165,36 @@ func (c Counts) ErrorRate() float64 {
 	return c.Errors / c.Requests
 }
 
-// RequestsMetric is Traefik's per-service request counter.
-const RequestsMetric = "traefik_service_requests_total"
+// Traefik's per-service request counter and duration histogram.
+const (
+	RequestsMetric = "traefik_service_requests_total"
+	DurationMetric = "traefik_service_request_duration_seconds"
+)
 
 // Services sums traefik_service_requests_total per service (method,
-// protocol and code summed; codes 500-599 also counted as errors). The
-// service names are Traefik's, with the provider: "hey-web--v2@file".
+// protocol and code summed; codes 500-599 also counted as errors), and
+// the duration histogram's _sum and _count. The service names are
+// Traefik's, with the provider: "hey-web--v2@file".
 func Services(samples []Sample) map[string]Counts {
 	out := map[string]Counts{}
 	for _, s := range samples {
-		if s.Name != RequestsMetric {
-			continue
-		}
 		svc := s.Labels["service"]
 		if svc == "" {
 			continue
 		}
 		c := out[svc]
-		c.Requests += s.Value
-		if code, err := strconv.Atoi(s.Labels["code"]); err == nil && code >= 500 && code <= 599 {
-			c.Errors += s.Value
+		switch s.Name {
+		case RequestsMetric:
+			c.Requests += s.Value
+			if code, err := strconv.Atoi(s.Labels["code"]); err == nil && code >= 500 && code <= 599 {
+				c.Errors += s.Value
+			}
+		case DurationMetric + "_sum":
+			c.DurationSum += s.Value
+		case DurationMetric + "_count":
+			c.DurationCount += s.Value
+		default:
+			continue
 		}
 		out[svc] = c
 	}
