@@ -6,6 +6,7 @@ package builtins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -309,24 +310,64 @@ func bDockerStart(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	return containerValue(host, id, name, attr(ctr, "role"), attr(ctr, "version"), "running", ip, attr(ctr, "image"), attr(ctr, "created")), nil
 }
 
-// docker_stop(host, containers, timeout=stop_wait_time): SIGTERM, then
-// SIGKILL after timeout seconds. The containers stay for rollback.
+// docker_stop(host, containers, timeout=stop_wait_time, wait=True):
+// SIGTERM, then SIGKILL after timeout seconds. The containers stay for
+// rollback. With wait=False the stop runs in the background and the flow
+// goes on (a switch's old container, once the route is confirmed: its stop
+// is Docker's own time, ~0.25 s, and nothing after it needs it stopped);
+// the lock's release, audit(unlock=True) and the flow's end wait for it
+// and fail naming the host when it failed. Ctrl-C cuts it: the old
+// container may then still run, unrouted, and the next deploy stops it.
 func bDockerStop(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
 	var ctrs containerList
 	timeout := duration(rt.Config.StopWaitTime)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "containers", &ctrs, "timeout?", &timeout); err != nil {
+	wait := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "containers", &ctrs, "timeout?", &timeout, "wait?", &wait); err != nil {
 		return nil, err
 	}
 	if len(ctrs.refs) == 0 {
 		return starlark.None, nil
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Stop(int(time.Duration(timeout).Seconds()), ctrs.refs)}); err != nil {
-		return nil, fmt.Errorf("stop: %w", err)
+	cmd := executor.Command{Host: host, Line: container.Stop(int(time.Duration(timeout).Seconds()), ctrs.refs)}
+	stopped := func() {
+		rt.record(host, "stopped")
+		rt.progress(host, "stopped "+strings.Join(ctrs.names, ", "))
 	}
-	rt.record(host, "stopped")
-	rt.progress(host, "stopped "+strings.Join(ctrs.names, ", "))
+	// Plans print in order: a plan's stop is never in the background.
+	if wait || rt.Exec.DryRun() {
+		if _, err := rt.run(t, cmd); err != nil {
+			return nil, fmt.Errorf("stop: %w", err)
+		}
+		stopped()
+		return starlark.None, nil
+	}
+	ctx := rt.Opts.Interrupt
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rt.stops.Go(func() {
+		defer rt.span("stopped", []string{host})()
+		if _, err := rt.Exec.Run(ctx, cmd); err != nil {
+			rt.mu.Lock()
+			rt.stopErrs = append(rt.stopErrs, fmt.Errorf("on %s: stop %s: %w", host, strings.Join(ctrs.names, ", "), err))
+			rt.mu.Unlock()
+			return
+		}
+		stopped()
+	})
 	return starlark.None, nil
+}
+
+// waitStops waits for the background stops and returns their failures
+// (each once).
+func (rt *Runtime) waitStops() error {
+	rt.stops.Wait()
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	err := errors.Join(rt.stopErrs...)
+	rt.stopErrs = nil
+	return err
 }
 
 // docker_rm(host, containers) removes containers, running or not.

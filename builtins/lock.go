@@ -67,6 +67,7 @@ func bLock(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 		if !hold {
 			rt.mu.Lock()
 			rt.lockDepth = 1
+			rt.lockDone = false
 			rt.mu.Unlock()
 			rt.onExit("lock", func(ctx context.Context) error { return rt.releaseLock(ctx) })
 		}
@@ -79,7 +80,16 @@ func bLock(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 			rt.mu.Unlock()
 			return starlark.None, nil
 		}
+		done := rt.lockDone
+		rt.lockDone = false
 		rt.mu.Unlock()
+		if done {
+			return starlark.None, nil // audit(unlock=True) released it
+		}
+		// Not while a background stop still changes a host.
+		if err := rt.waitStops(); err != nil {
+			return nil, err // the lock goes at the flow's exit
+		}
 		rt.dropExit("lock")
 		if err := rt.releaseLock(engineCtx(t)); err != nil {
 			return nil, err
@@ -161,12 +171,19 @@ func (rt *Runtime) auditFile() string {
 	return stateDir + "/" + rt.roleKeyService() + "-audit.log"
 }
 
-// audit(message, hosts=ctx.hosts) appends "time [performer] message" to the
-// audit log on each host, in parallel.
+// audit(message, hosts=ctx.hosts, unlock=False) appends "time [performer]
+// message" to the audit log on each host, in parallel. With unlock=True it
+// is the flow's last word: it waits for background stops (failing, with
+// the lock left to the flow's exit, when one failed), and on the primary
+// host the same command releases the deploy lock this run holds, after
+// the append and whether or not the append worked: one round trip, not
+// two, and an audit failure never leaves the lock behind. Nested (setup
+// runs deploy), the outer flow's release does it.
 func bAudit(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var message string
 	var hostsV starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "message", &message, "hosts?", &hostsV); err != nil {
+	unlock := false
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "message", &message, "hosts?", &hostsV, "unlock?", &unlock); err != nil {
 		return nil, err
 	}
 	var hosts []string
@@ -179,6 +196,20 @@ func bAudit(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err != nil {
 		return nil, err
 	}
+	primary := rt.Config.PrimaryHost()
+	if unlock {
+		rt.mu.Lock()
+		unlock = rt.lockDepth == 1 && !rt.lockDone
+		rt.mu.Unlock()
+	}
+	if unlock {
+		if err := rt.waitStops(); err != nil {
+			return nil, err
+		}
+	}
+	if kwargIs(kwargs, "unlock", starlark.True) {
+		defer rt.span("audit", hosts)() // not bind's: see phaseOf
+	}
 	line := fmt.Sprintf("%s [%s] %s", rt.Now().UTC().Format(time.RFC3339), rt.Opts.Performer, strings.ReplaceAll(message, "\n", " "))
 	if rt.Opts.Command != "" {
 		line += " (mrsk " + strings.ReplaceAll(rt.Opts.Command, "\n", " ") + ")"
@@ -190,11 +221,18 @@ func bAudit(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.
 	// cause ("No space left on device"), where dash's says "I/O error".
 	cmd := fmt.Sprintf("mkdir -p %s && printf '%%s\\n' %s | cat >> %s", stateDir, quote(line), quote(rt.auditFile()))
 	errs := make([]error, len(hosts))
+	var unlockErr error
+	unlocked := false
 	// Every host's own outcome is needed below (a warning each), so each
 	// runs to its end: a WaitGroup, not a cancel-on-first-error group.
 	var wg sync.WaitGroup
 	for i, h := range hosts {
-		wg.Go(func() { _, errs[i] = rt.run(t, executor.Command{Host: h, Line: cmd}) })
+		if unlock && h == primary {
+			unlocked = true
+			wg.Go(func() { errs[i], unlockErr = rt.auditUnlock(t, cmd) })
+		} else {
+			wg.Go(func() { _, errs[i] = rt.run(t, executor.Command{Host: h, Line: cmd}) })
+		}
 		if rt.Exec.DryRun() {
 			wg.Wait() // plans print in order
 		}
@@ -217,7 +255,51 @@ func bAudit(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.
 		rt.Out.Always(hosts[i], fmt.Sprintf("warning: could not append to the audit log %s: %s (%q was not recorded there)",
 			rt.auditFile(), cause(ce.Stderr), message))
 	}
+	if unlockErr != nil {
+		return nil, unlockErr // the flow's exit tries the release again
+	}
+	if unlocked {
+		rt.Out.Line(primary, "released the deploy lock")
+	}
+	if unlock && !unlocked {
+		// The primary host is not among hosts (-H): its own command.
+		rt.dropExit("lock")
+		if err := rt.releaseLock(engineCtx(t)); err != nil {
+			return nil, err
+		}
+		rt.mu.Lock()
+		rt.lockDone = true
+		rt.mu.Unlock()
+	}
 	return starlark.None, nil
+}
+
+// Exit code of auditUnlockLine when the append failed (the lock is gone).
+const auditFailed = 3
+
+// auditUnlockLine appends to the audit log (audit's cmd) and then, however
+// the append went, removes the lock directory. Exit 0: both done;
+// auditFailed: the append failed (its error on stderr), the lock is gone;
+// anything else: the lock may still be there.
+func (rt *Runtime) auditUnlockLine(cmd string) string {
+	return fmt.Sprintf(`if err=$({ %s; } 2>&1); then a=0; else a=%d; printf '%%s\n' "$err" >&2; fi; %s || exit 1; exit $a`,
+		cmd, auditFailed, join("rm", "-rf", rt.lockDir()))
+}
+
+// auditUnlock runs auditUnlockLine on the primary host: the audit's error
+// (a CommandError, for a warning) and the release's.
+func (rt *Runtime) auditUnlock(t *starlark.Thread, cmd string) (auditErr, unlockErr error) {
+	host := rt.Config.PrimaryHost()
+	res, err := rt.run(t, executor.Command{Host: host, Line: rt.auditUnlockLine(cmd)})
+	if err != nil && res.Code != auditFailed {
+		return nil, fmt.Errorf("release deploy lock: %w", err)
+	}
+	rt.mu.Lock()
+	rt.lockDepth = 0
+	rt.lockDone = true
+	rt.mu.Unlock()
+	rt.dropExit("lock")
+	return err, nil
 }
 
 // audit_show(host, lines=50) prints the last lines of host's audit log.

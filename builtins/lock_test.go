@@ -173,3 +173,120 @@ func writeIn(t *testing.T, home, rel, data string) {
 		t.Fatal(err)
 	}
 }
+
+// TestAuditUnlock runs audit(unlock=True)'s script for real: the lock goes
+// in the primary host's audit command, also when the line cannot be
+// written (a warning); a stop still running in the background is waited
+// for first, and its failure fails the flow with the lock left to the
+// flow's exit, which releases it.
+func TestAuditUnlock(t *testing.T) {
+	unlock := []starlark.Tuple{{starlark.String("unlock"), starlark.True}}
+	call := func(th *starlark.Thread, name string, fn builtinFunc, args ...starlark.Value) error {
+		var kwargs []starlark.Tuple
+		if name == "audit" {
+			kwargs = unlock
+		}
+		_, err := starlark.Call(th, starlark.NewBuiltin(name, bind(fn)), args, kwargs)
+		return err
+	}
+	lockGone := func(t *testing.T, home string) {
+		t.Helper()
+		if _, err := os.Stat(filepath.Join(home, ".mrsk/lock-app")); !os.IsNotExist(err) {
+			t.Errorf("lock still there: %v", err)
+		}
+	}
+	tests := []struct {
+		name        string
+		prepare     func(t *testing.T, home string)
+		stop        bool   // a background stop first (docker is not there: it fails)
+		wantErr     string // "" : audit(unlock=True) succeeds
+		wantWarning string
+	}{
+		{name: "written"},
+		{name: "audit log unwritable", prepare: func(t *testing.T, home string) {
+			mkdirIn(t, home, ".mrsk/app-audit.log") // a directory: cat >> fails
+		}, wantWarning: "[h1] warning: could not append to the audit log .mrsk/app-audit.log: Is a directory"},
+		{name: "background stop failed", stop: true, wantErr: "on h1: stop app-web-v0: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			if tt.prepare != nil {
+				tt.prepare(t, home)
+			}
+			var out bytes.Buffer
+			rt, th := lockTestRuntime(t, homeShell{home}, &out)
+			rt.Config.Roles[0].Hosts = []string{"h1"}
+			if err := call(th, "lock", bLock, starlark.String("acquire"), starlark.String("deploy v1")); err != nil {
+				t.Fatal(err)
+			}
+			if tt.stop {
+				if _, err := starlark.Call(th, starlark.NewBuiltin("docker_stop", bind(bDockerStop)), starlark.Tuple{starlark.String("h1"), starlark.String("app-web-v0")},
+					[]starlark.Tuple{{starlark.String("wait"), starlark.False}}); err != nil {
+					t.Fatalf("a background stop failed at once: %v", err)
+				}
+			}
+			err := call(th, "audit", bAudit, starlark.String("deployed v1"))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("audit error %v, want %q", err, tt.wantErr)
+				}
+				if _, err := os.Stat(filepath.Join(home, ".mrsk/lock-app")); err != nil {
+					t.Fatalf("lock gone before the flow's exit: %v", err)
+				}
+				if err := rt.RunCleanups(context.Background()); err != nil {
+					t.Fatalf("cleanups: %v", err) // the stop's error was reported once, above
+				}
+				lockGone(t, home)
+				return
+			}
+			if err != nil {
+				t.Fatalf("audit: %v", err)
+			}
+			lockGone(t, home)
+			if tt.wantWarning != "" && !strings.Contains(out.String(), tt.wantWarning) {
+				t.Errorf("output\n%s\nwant %q", out.String(), tt.wantWarning)
+			}
+			if tt.wantWarning == "" {
+				if b, err := os.ReadFile(filepath.Join(home, ".mrsk/app-audit.log")); err != nil || !strings.Contains(string(b), "[tester] deployed v1") {
+					t.Errorf("audit log %q, %v", b, err)
+				}
+			}
+			if !strings.HasSuffix(strings.TrimSpace(out.String()), "[h1] released the deploy lock") {
+				t.Errorf("output does not end with the release:\n%s", out.String())
+			}
+			// The lock's own release (locked's) has nothing left to do.
+			if err := call(th, "lock", bLock, starlark.String("release")); err != nil {
+				t.Fatal(err)
+			}
+			if err := rt.RunCleanups(context.Background()); err != nil {
+				t.Fatalf("cleanups: %v", err)
+			}
+			if n := strings.Count(out.String(), "released the deploy lock"); n != 1 {
+				t.Errorf("released %d times:\n%s", n, out.String())
+			}
+		})
+	}
+}
+
+// TestAuditUnlockCutOff: when the combined command fails without saying
+// whether the lock went (a dropped connection), the flow fails and its
+// exit releases the lock again.
+func TestAuditUnlockCutOff(t *testing.T) {
+	ex := &failOn{host: "h1", stderr: "connection lost\n"}
+	var out bytes.Buffer
+	rt, th := lockTestRuntime(t, &recorder{}, &out)
+	if _, err := starlark.Call(th, starlark.NewBuiltin("lock", bind(bLock)), starlark.Tuple{starlark.String("acquire")}, nil); err != nil {
+		t.Fatal(err)
+	}
+	rt.Exec = ex
+	_, err := starlark.Call(th, starlark.NewBuiltin("audit", bind(bAudit)), starlark.Tuple{starlark.String("deployed v1")}, []starlark.Tuple{{starlark.String("unlock"), starlark.True}})
+	if err == nil || !strings.Contains(err.Error(), "release deploy lock") {
+		t.Fatalf("audit error %v, want the release's", err)
+	}
+	_ = rt.RunCleanups(context.Background()) // fails again on h1: it is down
+	last := ex.cmds[len(ex.cmds)-1]
+	if last.Host != "h1" || last.Line != "rm -rf .mrsk/lock-app" {
+		t.Errorf("last command %s %q, want the exit's release on h1", last.Host, last.Line)
+	}
+}

@@ -45,7 +45,7 @@ func entries() []entry {
 		// containers
 		{doc("docker_run", `docker_run(host, role)`, "Starts role's container of ctx.version on host; `.previous` lists the service's containers that ran before. Until the switch puts it in service, a failed flow takes it out again.", "containers"), bDockerRun},
 		{doc("docker_start", `docker_start(host, container)`, "Starts a stopped container (the target of a rollback) and returns it with its address.", "containers"), bDockerStart},
-		{doc("docker_stop", `docker_stop(host, containers, timeout=stop_wait_time)`, "SIGTERM, then SIGKILL after timeout; the containers stay for rollback.", "containers"), bDockerStop},
+		{doc("docker_stop", `docker_stop(host, containers, timeout=stop_wait_time, wait=True)`, "SIGTERM, then SIGKILL after timeout; the containers stay for rollback. wait=False stops in the background: the lock's release, audit(unlock=True) and the flow's end wait for it and fail if it failed.", "containers"), bDockerStop},
 		{doc("docker_rm", `docker_rm(host, containers)`, "Removes containers, running or not.", "containers"), bDockerRm},
 		{doc("docker_ps", `docker_ps(host, role="", all=False, version="")`, "The service's containers on host, newest first: struct(id, name, role, version, running, ip, ...).", "containers"), bDockerPs},
 		{doc("docker_run_once", `docker_run_once(host, role, cmd)`, "Runs cmd (a list of words) in a new, removed-after container of role's image, env and volumes (migrations).", "containers"), bDockerRunOnce},
@@ -70,7 +70,7 @@ func entries() []entry {
 		// lock, audit, state
 		{doc("locked", `locked(message, fn)`, "Runs fn() holding the deploy lock; released when fn returns, or at the flow's end after unfinished switches are undone.", "lock, audit and state"), bLocked},
 		{doc("lock", `lock(action, message="", hold=False)`, "The deploy lock on the primary host: acquire (held until the flow ends unless hold=True), release, or status.", "lock, audit and state"), bLock},
-		{doc("audit", `audit(message, hosts=ctx.hosts)`, "Appends `time [performer] message` to the audit log of each host.", "lock, audit and state"), bAudit},
+		{doc("audit", `audit(message, hosts=ctx.hosts, unlock=False)`, "Appends `time [performer] message` to the audit log of each host; unlock=True also releases the deploy lock in the primary host's same command (after background stops; even when the append fails).", "lock, audit and state"), bAudit},
 		{doc("audit_show", `audit_show(host, lines=50)`, "Returns the last lines of host's audit log.", "lock, audit and state"), bAuditShow},
 		{doc("remove_state", `remove_state(host, traefik=False)`, "Deletes every file mrsk keeps on host for this service (and Traefik's, with traefik=True).", "lock, audit and state"), bRemoveState},
 	}

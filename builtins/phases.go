@@ -44,6 +44,11 @@ func (rt *Runtime) phaseOf(name string, args starlark.Tuple, kwargs []starlark.T
 		}
 		return "", nil // release: releaseLock records it, also at a flow's exit
 	case "audit":
+		if kwargIs(kwargs, "unlock", starlark.True) {
+			// audit records its own span, after waiting for the
+			// background stops (theirs is "stopped").
+			return "", nil
+		}
 		hosts := hostsArg(args, kwargs, 1, "hosts")
 		if hosts == nil {
 			_, hosts, _ = rt.selectRoles()
@@ -51,6 +56,13 @@ func (rt *Runtime) phaseOf(name string, args starlark.Tuple, kwargs []starlark.T
 		return "audit", hosts
 	case "tls_sync":
 		return "tls", hostsArg(args, kwargs, 0, "hosts")
+	case "docker_stop":
+		// In the background (wait=False) the stop's span is its own
+		// (docker_stop records it); the call itself takes no time.
+		if kwargIs(kwargs, "wait", starlark.False) {
+			return "", nil
+		}
+		return "stopped", host()
 	case "docker_build":
 		return "build", []string{""}
 	case "docker_push":
@@ -65,7 +77,6 @@ func (rt *Runtime) phaseOf(name string, args starlark.Tuple, kwargs []starlark.T
 		"docker_start":    "start",
 		"wait_healthy":    "healthy",
 		"traefik_route":   "routed",
-		"docker_stop":     "stopped",
 		"docker_prune":    "prune",
 		"docker_run_once": "run once",
 		"ssh_run":         "ssh_run",
@@ -119,4 +130,14 @@ func (rt *Runtime) Spans() []timeline.Span {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return append([]timeline.Span(nil), rt.spans...)
+}
+
+// kwargIs reports whether keyword argument name is v.
+func kwargIs(kwargs []starlark.Tuple, name string, v starlark.Value) bool {
+	for _, kv := range kwargs {
+		if k, _ := starlark.AsString(kv[0]); k == name {
+			return kv[1] == v
+		}
+	}
+	return false
 }

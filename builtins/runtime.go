@@ -42,6 +42,10 @@ type Options struct {
 	HooksDir    string                    // .mrsk/hooks of the project
 	SkipHooks   bool                      // --skip-hooks
 	ProjectRoot string
+	// Interrupt ends with the run (Ctrl-C), not with a step: what a step
+	// leaves running in the background (docker_stop(wait=False)) stops
+	// with it, not when a sibling host fails.
+	Interrupt context.Context
 }
 
 // Runtime is shared by every builtin of one mrsk run.
@@ -70,6 +74,9 @@ type Runtime struct {
 	imgServer   *localregistry.Server // and the registry over it, while a flow pulls
 	engineMu    sync.Mutex
 	engines     map[string]*engineForward // build engines reached through SSH (builder.go)
+	lockDone    bool                      // audit(unlock=True) released the lock this run held
+	stops       sync.WaitGroup            // background stops (docker_stop(wait=False))
+	stopErrs    []error                   // their failures, until waitStops reports them
 }
 
 type cleanup struct {
@@ -113,7 +120,12 @@ func (rt *Runtime) dropLocked(key string) {
 // anything, on a context of its own), then the rest (the deploy lock), last
 // registered first. ctx must not be the cancelled flow context.
 func (rt *Runtime) RunCleanups(ctx context.Context) error {
-	first := rt.runExitsWithPrefix(ctx, "new:")
+	// A stop still running in the background ends first (Ctrl-C cuts it):
+	// the lock is not released while this run still changes a host.
+	first := rt.waitStops()
+	if err := rt.runExitsWithPrefix(ctx, "new:"); err != nil && first == nil {
+		first = err
+	}
 	// The undos may have used up ctx's time: the lock release gets its own.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()

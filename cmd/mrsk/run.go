@@ -200,6 +200,7 @@ func runFlow(app *App, g *Globals, flow string, opts flowOpts, args ...starlark.
 		Command:     strings.Join(os.Args[1:], " "),
 		HooksDir:    cfg.HooksDir(),
 		ProjectRoot: cfg.Root,
+		Interrupt:   app.Ctx,
 	})
 	ctxVal, err := rt.NewContext()
 	if err != nil {
