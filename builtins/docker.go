@@ -392,12 +392,16 @@ func (rt *Runtime) filter(role, version string) container.Filter {
 }
 
 // docker_ps(host, role="", all=False) lists this service's containers on
-// host, newest first.
+// host, newest first: from the lock's round trip when it read them and
+// nothing ran there since (reads.go).
 func bDockerPs(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, role, version string
 	all := false
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role?", &role, "all?", &all, "version?", &version); err != nil {
 		return nil, err
+	}
+	if kept, ok := rt.keptPs(host, role, version, all); ok {
+		return starlark.NewList(psValues(host, kept)), nil // read with the lock
 	}
 	res, err := rt.run(t, executor.Command{Host: host, Line: container.Ps(rt.filter(role, version), all)})
 	if err != nil {

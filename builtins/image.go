@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"go.starlark.net/starlark"
 
@@ -197,15 +198,24 @@ func bDockerPush(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 	return starlark.None, nil
 }
 
-// docker_pull(host, image="") pulls the deployed image (or image) on host
-// (with registry.server local: from this machine, through SSH).
+// docker_pull(host, image="", if_absent=False) pulls the deployed image
+// (or image) on host (with registry.server local: from this machine,
+// through SSH). With if_absent (a deploy of an image pushed before,
+// --skip-push) a host that has the image already does not pull it again:
+// no command when the lock's round trip found it there (reads.go), else
+// the check in the pull's own command.
 func bDockerPull(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, image string
-	login := true
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "image?", &image, "login?", &login); err != nil {
+	login, ifAbsent := true, false
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "image?", &image, "login?", &login, "if_absent?", &ifAbsent); err != nil {
 		return nil, err
 	}
-	if rt.Config.Registry.Local() && (image == "" || image == rt.ImageRef(rt.Opts.Version)) {
+	deployed := image == "" || image == rt.ImageRef(rt.Opts.Version)
+	if ifAbsent && deployed && rt.hasImage(host) {
+		rt.progress(host, rt.ImageRef(rt.Opts.Version)+" is there already")
+		return starlark.None, nil
+	}
+	if rt.Config.Registry.Local() && deployed {
 		if err := rt.pullLocal(t, host); err != nil {
 			return nil, err
 		}
@@ -215,15 +225,28 @@ func bDockerPull(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 		image = rt.ImageRef(rt.Opts.Version)
 	}
 	// Log in on the same round trip: one command per host, not two.
-	c := executor.Command{Host: host, Line: container.Pull(image)}
+	pull := container.Pull(image)
+	c := executor.Command{Host: host, Line: pull}
 	if login && !rt.Config.Registry.Username.IsZero() {
 		l := rt.loginCmd(host)
-		c.Line = l.Line + " >/dev/null && " + c.Line
-		c.Display = l.Display + " >/dev/null && " + container.Pull(image)
+		c.Line = l.Line + " >/dev/null && " + pull
+		c.Display = l.Display + " >/dev/null && " + pull
 		c.Stdin, c.StdinNote = l.Stdin, l.StdinNote
 	}
-	if _, err := rt.run(t, c); err != nil {
+	if ifAbsent {
+		c.Line = container.IfAbsent(image, c.Line)
+		if c.Display != "" {
+			c.Display = container.IfAbsent(image, c.Display)
+		}
+	}
+	res, err := rt.run(t, c)
+	if err != nil {
 		return nil, fmt.Errorf("pull: %w", err)
+	}
+	if ifAbsent && !res.Planned && strings.TrimSpace(res.Stdout) == "" {
+		// docker pull --quiet prints what it pulled: nothing was.
+		rt.progress(host, image+" is there already")
+		return starlark.None, nil
 	}
 	rt.progress(host, "pulled "+image)
 	return starlark.None, nil

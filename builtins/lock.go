@@ -24,16 +24,26 @@ func (rt *Runtime) roleKeyService() string {
 	return rt.Config.Service
 }
 
-// lock(action, message="", hold=False) manages the deploy lock on the
-// primary host: an atomic mkdir holding who, when, version and message.
-// "acquire" fails at once when another holds it. Unless hold is True, the
-// lock is released when the flow ends, however it ends (error, Ctrl-C).
+// lock(action, message="", hold=False, reads=[]) manages the deploy lock
+// on the primary host: an atomic mkdir holding who, when, version and
+// message. "acquire" fails at once when another holds it. Unless hold is
+// True, the lock is released when the flow ends, however it ends (error,
+// Ctrl-C). reads are what the flow will first read on the primary host,
+// read in the lock's own round trip once it is taken (reads.go).
 // "release" and "status" do what they say.
 func bLock(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var action, message string
 	hold := false
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "action", &action, "message?", &message, "hold?", &hold); err != nil {
+	var readsV *starlark.List
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "action", &action, "message?", &message, "hold?", &hold, "reads?", &readsV); err != nil {
 		return nil, err
+	}
+	var reads []string
+	if readsV != nil {
+		var err error
+		if reads, err = toStrings(readsV); err != nil {
+			return nil, fmt.Errorf("%s: reads: %w", b.Name(), err)
+		}
 	}
 	host := rt.Config.PrimaryHost()
 	dir := rt.lockDir()
@@ -53,7 +63,11 @@ func bLock(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 			details += "Version: " + rt.Opts.Version + "\n"
 		}
 		details += "Message: " + message + "\n"
-		res, err := rt.run(t, executor.Command{Host: host, Line: acquireLine(dir), Stdin: []byte(details), StdinNote: "(lock details)"})
+		readLine, err := rt.readsLine(reads)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		}
+		res, err := rt.run(t, executor.Command{Host: host, Line: acquireLine(dir, readLine), Stdin: []byte(details), StdinNote: "(lock details)"})
 		if err != nil {
 			switch res.Code {
 			case lockHeld:
@@ -70,6 +84,9 @@ func bLock(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 			rt.lockDone = false
 			rt.mu.Unlock()
 			rt.onExit("lock", func(ctx context.Context) error { return rt.releaseLock(ctx) })
+		}
+		if !res.Planned {
+			rt.keepReads(host, res.Stdout)
 		}
 		rt.Out.Line(host, "acquired the deploy lock")
 		return starlark.None, nil
@@ -126,12 +143,16 @@ const (
 // means "held"; any other failure (no space, no permission, a read-only
 // file system) exits lockFailed with the real error on stderr, and a lock
 // whose details could not be written is removed again, so a failed acquire
-// never leaves a lock behind that names nobody.
-func acquireLine(dir string) string {
+// never leaves a lock behind that names nobody. reads (readsLine) run only
+// once the lock is taken, and never fail it.
+func acquireLine(dir, reads string) string {
 	d, details := quote(dir), quote(dir+"/details")
 	fail := fmt.Sprintf(`echo "$err" >&2; exit %d`, lockFailed)
+	if reads != "" {
+		reads = "{ " + reads + "; } 2>/dev/null; "
+	}
 	return fmt.Sprintf(`if ! err=$({ mkdir -p %s; } 2>&1); then cat >/dev/null; %s; fi; `, stateDir, fail) +
-		fmt.Sprintf(`if err=$({ mkdir %s; } 2>&1); then if err=$({ cat > %s; } 2>&1); then exit 0; fi; rm -f %s; rmdir %s; %s; fi; `, d, details, details, d, fail) +
+		fmt.Sprintf(`if err=$({ mkdir %s; } 2>&1); then if err=$({ cat > %s; } 2>&1); then %sexit 0; fi; rm -f %s; rmdir %s; %s; fi; `, d, details, reads, details, d, fail) +
 		fmt.Sprintf(`cat >/dev/null; if [ -d %s ]; then echo LOCKED; cat %s 2>/dev/null; exit %d; fi; %s`, d, details, lockHeld, fail)
 }
 
@@ -316,7 +337,7 @@ func bAuditShow(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starl
 	return starlark.String(res.Stdout), nil
 }
 
-// locked(message, fn) runs fn() holding the deploy lock and releases it
+// locked(message, fn, reads=[]) runs fn() holding the deploy lock and releases it
 // when fn returns, so a flow shows where its lock is held. When fn fails
 // (or on Ctrl-C) the lock is released as the flow ends, after every host's
 // unfinished switch is undone. Nested (setup runs deploy), the inner calls
@@ -325,11 +346,12 @@ func bAuditShow(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starl
 func bLocked(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var message string
 	var fn starlark.Callable
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "message", &message, "fn", &fn); err != nil {
+	reads := starlark.NewList(nil)
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "message", &message, "fn", &fn, "reads?", &reads); err != nil {
 		return nil, err
 	}
 	lock := starlark.NewBuiltin("lock", bind(bLock))
-	if _, err := starlark.Call(t, lock, starlark.Tuple{starlark.String("acquire"), starlark.String(message)}, nil); err != nil {
+	if _, err := starlark.Call(t, lock, starlark.Tuple{starlark.String("acquire"), starlark.String(message)}, []starlark.Tuple{{starlark.String("reads"), reads}}); err != nil {
 		return nil, err
 	}
 	v, err := starlark.Call(t, fn, nil, nil)

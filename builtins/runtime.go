@@ -77,6 +77,7 @@ type Runtime struct {
 	lockDone    bool                      // audit(unlock=True) released the lock this run held
 	stops       sync.WaitGroup            // background stops (docker_stop(wait=False))
 	stopErrs    []error                   // their failures, until waitStops reports them
+	reads       map[string]*hostReads     // answers read in the lock's round trip (reads.go)
 }
 
 type cleanup struct {
@@ -197,6 +198,7 @@ func (rt *Runtime) noteOnce(key, host, msg string) {
 
 // run executes a command and turns a failure into an error naming host and command.
 func (rt *Runtime) run(t *starlark.Thread, c executor.Command) (executor.Result, error) {
+	rt.dropReads(c.Host) // it may change what they read
 	return rt.Exec.Run(engine.ContextOf(t), c)
 }
 
