@@ -349,8 +349,13 @@ func bDockerStop(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 	rt.stops.Go(func() {
 		defer rt.span("stopped", []string{host})()
 		if _, err := rt.Exec.Run(ctx, cmd); err != nil {
+			what := strings.Join(ctrs.names, ", ")
+			err = fmt.Errorf("on %s: stop %s: %w", host, what, err)
+			if ctx.Err() != nil {
+				err = fmt.Errorf("on %s: the stop of %s was cut off (%w): it may still run, unrouted; the next deploy stops it", host, what, context.Cause(ctx))
+			}
 			rt.mu.Lock()
-			rt.stopErrs = append(rt.stopErrs, fmt.Errorf("on %s: stop %s: %w", host, strings.Join(ctrs.names, ", "), err))
+			rt.stopErrs = append(rt.stopErrs, err)
 			rt.mu.Unlock()
 			return
 		}

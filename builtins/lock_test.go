@@ -290,3 +290,31 @@ func TestAuditUnlockCutOff(t *testing.T) {
 		t.Errorf("last command %s %q, want the exit's release on h1", last.Host, last.Line)
 	}
 }
+
+// blockUntilCancel is a host whose commands hang until they are cancelled.
+type blockUntilCancel struct{ recorder }
+
+func (b *blockUntilCancel) Run(ctx context.Context, c executor.Command) (executor.Result, error) {
+	b.recorder.Run(ctx, c)
+	<-ctx.Done()
+	return executor.Result{}, ctx.Err()
+}
+
+// TestBackgroundStopCutOff: Ctrl-C (the run's Interrupt context) cuts a
+// background stop, and the flow's exit says what that leaves.
+func TestBackgroundStopCutOff(t *testing.T) {
+	ex := &blockUntilCancel{}
+	var out bytes.Buffer
+	rt, th := lockTestRuntime(t, ex, &out)
+	ctx, cancel := context.WithCancel(context.Background())
+	rt.Opts.Interrupt = ctx
+	if _, err := starlark.Call(th, starlark.NewBuiltin("docker_stop", bind(bDockerStop)), starlark.Tuple{starlark.String("h1"), starlark.String("app-web-v0")},
+		[]starlark.Tuple{{starlark.String("wait"), starlark.False}}); err != nil {
+		t.Fatalf("docker_stop(wait=False) waited or failed: %v", err)
+	}
+	cancel()
+	err := rt.RunCleanups(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "on h1: the stop of app-web-v0 was cut off") {
+		t.Fatalf("cleanups error %v, want the cut-off stop named", err)
+	}
+}
