@@ -100,7 +100,8 @@ func bAccessoryBoot(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args s
 	}
 	var script []string
 	var stdin []byte
-	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", ctr, "--network", container.Network, "--network-alias", a.Name, "--log-opt", "max-size=10m"}
+	e := rt.engine(host)
+	words := []string{e.Bin(), "run", "--detach", "--restart", "unless-stopped", "--name", ctr, "--network", container.Network, "--network-alias", a.Name, "--log-opt", "max-size=10m"}
 	if a.Port != "" {
 		words = append(words, "--publish", publishArg(a.Port))
 	}
@@ -142,7 +143,7 @@ func bAccessoryBoot(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args s
 	for _, m := range mounts {
 		run += " --volume " + m
 	}
-	run += " " + quote(a.Image)
+	run += " " + quote(e.Qualify(a.Image))
 	if a.Cmd != "" {
 		cw, err := shellwords.Split(a.Cmd)
 		if err != nil {
@@ -150,8 +151,9 @@ func bAccessoryBoot(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args s
 		}
 		run += " " + join(cw...)
 	}
-	script = append(script, container.EnsureNetwork,
-		fmt.Sprintf("if [ \"$(docker inspect -f '{{.State.Running}}' %s 2>/dev/null)\" = true ]; then echo running; else docker rm -f %s >/dev/null 2>&1; %s >/dev/null && echo started; fi", quote(ctr), quote(ctr), run))
+	script = append(script, e.EnsureNetwork(),
+		fmt.Sprintf("if [ \"$(%s inspect -f '{{.State.Running}}' %s 2>/dev/null)\" = true ]; then echo running; else %s && echo started; fi",
+			e.Bin(), quote(ctr), e.Changed(e.Words("rm", "-f", ctr)+" >/dev/null 2>&1; "+run+" >/dev/null")))
 	res, err := rt.run(t, executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: stdin, StdinNote: "[REDACTED env file]"})
 	if err != nil {
 		return nil, fmt.Errorf("accessory %s: %w", a.Name, err)
@@ -209,11 +211,12 @@ func bAccessoryRemove(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args
 		return nil, err
 	}
 	ctr := rt.accessoryContainer(a)
-	line := join("docker", "rm", "-f", ctr) + " >/dev/null 2>&1 || true"
+	e := rt.engine(host)
+	line := e.Changed(e.Words("rm", "-f", ctr)+" >/dev/null 2>&1") + " || true"
 	if data {
 		// Only a removal deletes the image and the accessory's directories
 		// (its data); a reboot keeps them.
-		line += "; " + join("docker", "image", "rm", a.Image) + " >/dev/null 2>&1; " + join("rm", "-rf", rt.accessoryDir(a), path.Join(stateDir, "env", "accessories", ctr+".env"))
+		line += "; " + e.Words("image", "rm", e.Qualify(a.Image)) + " >/dev/null 2>&1; " + join("rm", "-rf", rt.accessoryDir(a), path.Join(stateDir, "env", "accessories", ctr+".env"))
 	}
 	if _, err := rt.run(t, executor.Command{Host: host, Line: line}); err != nil {
 		return nil, fmt.Errorf("accessory %s: %w", a.Name, err)

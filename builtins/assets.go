@@ -25,6 +25,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/mrsk-go/mrsk/config"
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/executor"
 	"github.com/mrsk-go/mrsk/shellwords"
 )
@@ -41,30 +42,38 @@ func (rt *Runtime) prepareAssets(t *starlark.Thread, host string, role *config.R
 	q := shellwords.Quote
 	ex, vol := path.Join(assetsExtracted, name), path.Join(assetsVolumes, name)
 	tmp := rt.roleKey(role.Name) + "-assets"
-	image := rt.ImageRef(rt.Opts.Version)
+	e := rt.engine(host)
+	b := e.Bin()
+	image := e.Qualify(rt.ImageRef(rt.Opts.Version))
 	f := rt.filter(role.Name, "")
-	running := shellwords.Join(append(append([]string{"docker", "ps", "--quiet"}, f.Args()...), "--filter", "status=running")...)
+	running := e.Words(append(append([]string{"ps", "--quiet"}, f.Args()...), "--filter", "status=running")...)
+	// docker cp -L follows a symlink at asset_path; podman cp has no -L
+	// (it resolves the source path itself).
+	cp := []string{"cp", "-L"}
+	if e == container.Podman {
+		cp = []string{"cp"}
+	}
 	mountOf := q(`{{range .Mounts}}{{if eq .Destination "` + assetPath + `"}}{{.Source}}{{end}}{{end}}`)
 	script := []string{
 		"set -e",
 		shellwords.Join("mkdir", "-p", assetsExtracted, vol),
-		shellwords.Join("docker", "rm", "-f", tmp) + " >/dev/null 2>&1 || true",
+		e.Words("rm", "-f", tmp) + " >/dev/null 2>&1 || true",
 		shellwords.Join("rm", "-rf", ex+".tmp"),
 		shellwords.Join("mkdir", "-p", ex+".tmp"),
-		shellwords.Join("docker", "create", "--name", tmp, image) + " >/dev/null",
-		shellwords.Join("docker", "cp", "-L", tmp+":"+assetPath+"/.", ex+".tmp") + " || { docker rm -f " + q(tmp) + " >/dev/null; exit 1; }",
-		shellwords.Join("docker", "rm", "-f", tmp) + " >/dev/null",
+		e.Words("create", "--name", tmp, image) + " >/dev/null",
+		e.Words(append(cp, tmp+":"+assetPath+"/.", ex+".tmp")...) + " || { " + e.Words("rm", "-f", tmp) + " >/dev/null; exit 1; }",
+		e.Words("rm", "-f", tmp) + " >/dev/null",
 		shellwords.Join("rm", "-rf", ex),
 		shellwords.Join("mv", ex+".tmp", ex),
 		shellwords.Join("cp", "-rnT", ex, vol),
 		// The serving container(s): its directory gets the new assets, the
 		// new one gets its (extracted) assets, or, before it had a
 		// directory, what it holds at asset_path.
-		fmt.Sprintf(`for c in $(%s); do src=$(docker inspect -f %s "$c" || true); `+
-			`if [ -z "$src" ]; then rm -rf %s; mkdir -p %s; docker cp -L "$c":%s %s && cp -rnT %s %s || true; rm -rf %s; `+
+		fmt.Sprintf(`for c in $(%s); do src=$(%s inspect -f %s "$c" || true); `+
+			`if [ -z "$src" ]; then rm -rf %s; mkdir -p %s; %s "$c":%s %s && cp -rnT %s %s || true; rm -rf %s; `+
 			`elif [ "$src" != "$PWD/"%s ]; then cp -rnT %s "$src" || true; old=%s/$(basename "$src"); [ ! -d "$old" ] || cp -rnT "$old" %s || true; fi; done`,
-			running, mountOf,
-			q(ex+".old"), q(ex+".old"), q(assetPath+"/."), q(ex+".old"), q(ex+".old"), q(vol), q(ex+".old"),
+			running, b, mountOf,
+			q(ex+".old"), q(ex+".old"), e.Words(cp...), q(assetPath+"/."), q(ex+".old"), q(ex+".old"), q(vol), q(ex+".old"),
 			q(vol), q(ex), q(assetsExtracted), q(vol)),
 		"pwd",
 	}
@@ -89,7 +98,7 @@ func withVolume(args []string, v string) []string {
 // assetsCleanup removes the asset directories of this service's
 // containers that no longer exist (any destination's containers count,
 // since their names share the prefix).
-func (rt *Runtime) assetsCleanup() string {
+func (rt *Runtime) assetsCleanup(e container.Runtime) string {
 	var globs []string
 	for _, r := range rt.Config.Roles {
 		if rt.Config.RoleAssetPath(r) == "" {
@@ -101,8 +110,8 @@ func (rt *Runtime) assetsCleanup() string {
 	if len(globs) == 0 {
 		return ""
 	}
-	all := shellwords.Join("docker", "ps", "--all", "--quiet", "--filter", "label=service="+rt.Config.Service)
-	return fmt.Sprintf(`keep=$(ids=$(%s); [ -z "$ids" ] || docker inspect -f %s $ids); `+
+	all := e.Words("ps", "--all", "--quiet", "--filter", "label=service="+rt.Config.Service)
+	return fmt.Sprintf(`keep=$(ids=$(%s); [ -z "$ids" ] || `+e.Bin()+` inspect -f %s $ids); `+
 		`for d in %s; do [ -e "$d" ] || continue; case " $keep " in *"/$(basename "$d") "*) ;; *) rm -rf "$d" ;; esac; done`,
 		all, shellwords.Quote(`{{range .Mounts}}{{.Source}} {{end}}`), strings.Join(globs, " "))
 }

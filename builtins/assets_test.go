@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mrsk-go/mrsk/config"
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/output"
 )
 
@@ -29,7 +30,7 @@ func TestAssetsCleanup(t *testing.T) {
 	}
 	cfg := &config.Config{Service: "hey", AssetPath: "/assets", Roles: []*config.Role{{Name: "web", Traefik: true}, {Name: "jobs"}}}
 	rt := NewRuntime(cfg, &recorder{}, output.New(&bytes.Buffer{}, false), Options{})
-	cmd := exec.Command("sh", "-c", rt.assetsCleanup())
+	cmd := exec.Command("sh", "-c", rt.assetsCleanup(container.Docker))
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/executor"
 )
 
@@ -176,7 +177,11 @@ func sshEngine(url string) (string, bool) {
 
 // goArch maps `uname -m` to Docker's arch names.
 func goArch(uname string) string {
-	switch u := strings.TrimSpace(uname); u {
+	u := strings.TrimSpace(uname)
+	if i := strings.LastIndexByte(u, '/'); i >= 0 {
+		u = u[i+1:] // podman's OsArch: linux/amd64
+	}
+	switch u {
 	case "x86_64", "amd64":
 		return "amd64"
 	case "aarch64", "arm64", "armv8l":
@@ -191,7 +196,11 @@ func goArch(uname string) string {
 // localArch is the arch this machine's engine builds for: Docker's answer,
 // else mrsk's own.
 func (rt *Runtime) localArch() string {
-	res, err := rt.Exec.Run(context.Background(), executor.Command{Line: "docker version --format '{{.Server.Arch}}'", Query: true})
+	format := "{{.Server.Arch}}"
+	if rt.engine("") == container.Podman {
+		format = "{{.Client.OsArch}}" // linux/amd64: goArch takes the arch
+	}
+	res, err := rt.Exec.Run(context.Background(), executor.Command{Line: rt.engine("").Words("version", "--format", format), Query: true})
 	if err == nil && !res.Planned && strings.TrimSpace(res.Stdout) != "" {
 		return goArch(res.Stdout)
 	}

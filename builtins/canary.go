@@ -16,6 +16,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -221,7 +222,7 @@ func (rt *Runtime) containerIP(t *starlark.Thread, host string, ctr starlark.Val
 	if ref == "" {
 		ref = attr(ctr, "name")
 	}
-	res, err := rt.run(t, executor.Command{Host: host, Line: container.Inspect(ref)})
+	res, err := rt.run(t, executor.Command{Host: host, Line: rt.engine(host).Inspect(ref)})
 	if err != nil {
 		return "", fmt.Errorf("address of %s on %s: %w", attr(ctr, "name"), host, err)
 	}
@@ -351,9 +352,10 @@ func bTraefikMetrics(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args 
 
 // canaryStateScript prints role's route file, a separator, and each of the
 // role's running containers as id|name|version|address.
-func (rt *Runtime) canaryStateScript(role string) string {
-	return fmt.Sprintf("cat %s 2>/dev/null || true; echo %s; for id in $(%s); do docker inspect -f '{{.Id}}|{{.Name}}|{{index .Config.Labels \"version\"}}|{{with index .NetworkSettings.Networks %q}}{{.IPAddress}}{{end}}' \"$id\"; done",
-		quote(rt.routeFile(role)), stateSep, container.Ps(rt.filter(role, ""), false)+" -q", container.Network)
+func (rt *Runtime) canaryStateScript(host, role string) string {
+	e := rt.engine(host)
+	return fmt.Sprintf("cat %s 2>/dev/null || true; echo %s; for id in $(%s); do %s inspect -f '{{.Id}}|{{.Name}}|{{index .Config.Labels \"version\"}}|{{with index .NetworkSettings.Networks %q}}{{.IPAddress}}{{end}}' \"$id\"; done",
+		quote(rt.routeFile(role)), stateSep, e.Ps(rt.filter(role, ""), false)+" -q", e.Bin(), container.Network)
 }
 
 const stateSep = "--mrsk-containers--"
@@ -366,7 +368,7 @@ func bCanaryState(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &role); err != nil {
 		return nil, err
 	}
-	res, err := rt.run(t, executor.Command{Host: host, Line: rt.canaryStateScript(role)})
+	res, err := rt.run(t, executor.Command{Host: host, Line: rt.canaryStateScript(host, role)})
 	if err != nil {
 		return nil, fmt.Errorf("canary state on %s: %w", host, err)
 	}
@@ -426,8 +428,10 @@ func bCanaryRemove(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	if ip != "" {
 		guard = fmt.Sprintf("! grep -qF %s %s", quote(fmt.Sprintf("//%s:", ip)), quote(rt.routeFile(role)))
 	}
-	line := fmt.Sprintf("if %s; then docker logs --tail %d %s 2>&1; docker stop -t %d %s >/dev/null 2>&1; docker rm -f %s >/dev/null; else echo 'the route still names it' >&2; exit 9; fi",
-		guard, lines, quote(id), int(rt.Config.StopWaitTime.Seconds()), quote(id), quote(id))
+	e := rt.engine(host)
+	line := fmt.Sprintf("if %s; then %s 2>&1; %s; else echo 'the route still names it' >&2; exit 9; fi",
+		guard, e.Words("logs", "--tail", strconv.Itoa(lines), id),
+		e.Changed(e.Words("stop", "-t", strconv.Itoa(int(rt.Config.StopWaitTime.Seconds())), id)+" >/dev/null 2>&1; "+e.Words("rm", "-f", id)+" >/dev/null"))
 	res, err := rt.run(t, executor.Command{Host: host, Line: line})
 	if err != nil {
 		return nil, fmt.Errorf("on %s: remove %s: %w", host, name, err)

@@ -2,12 +2,14 @@ package builtins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 
 	"go.starlark.net/starlark"
 
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/executor"
 )
 
@@ -20,11 +22,17 @@ import (
 // Hosts checked once in a run are not checked again (setup calls deploy).
 // Plans make no connection.
 //
+// Then, unless runtime=False (bootstrap, which installs the runtime), the
+// first command on each host checks its container runtime (docker or
+// podman, as the config says) is installed and answers, and, for Podman,
+// runs rootful: one line per host that fails, before any change anywhere.
+//
 // On a large fleet it also makes the output summarize each step (unless
 // --verbose): 200 hosts print one line per step, not 200.
 func bConnect(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var hostsV starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "hosts", &hostsV); err != nil {
+	checkRuntime := true
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "hosts", &hostsV, "runtime?", &checkRuntime); err != nil {
 		return nil, err
 	}
 	given, err := toStrings(hostsV)
@@ -69,7 +77,65 @@ func bConnect(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlar
 		rt.notes["connected "+h] = true
 	}
 	rt.mu.Unlock()
+	if checkRuntime {
+		if err := rt.preflight(ctx, hosts); err != nil {
+			return nil, err
+		}
+	}
 	return starlark.None, nil
+}
+
+// preflight checks the container runtime of each host not checked yet in
+// this run, all at once (container.Runtime.Preflight).
+func (rt *Runtime) preflight(ctx context.Context, hosts []string) error {
+	var todo []string
+	rt.mu.Lock()
+	for _, h := range hosts {
+		if !rt.notes["runtime "+h] {
+			todo = append(todo, h)
+		}
+	}
+	rt.mu.Unlock()
+	errs := make([]error, len(todo))
+	var wg sync.WaitGroup
+	for i, h := range todo {
+		wg.Go(func() {
+			e := rt.engine(h)
+			res, err := rt.Exec.Run(ctx, executor.Command{Host: h, Line: e.Preflight(), Display: e.Bin() + " version (preflight)"})
+			var ce *executor.CommandError
+			switch {
+			case errors.As(err, &ce):
+				errs[i] = e.PreflightError(h, rt.sshUser(h), ce.Code, ce.Stderr)
+			case err != nil:
+				errs[i] = fmt.Errorf("checking %s on %s: %w", e.Bin(), h, err)
+			default:
+				if info := container.ParsePreflight(res.Stdout); info.NoSystemd && !res.Planned {
+					rt.noteOnce("nosystemd "+h, h, "no systemd on this host: Podman containers will not start again after a reboot (mrsk installs "+container.BootUnit+" for systemd)")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var lines []string
+	var failed []error
+	for _, err := range errs {
+		if err != nil {
+			lines = append(lines, "  "+err.Error())
+			failed = append(failed, err)
+		}
+	}
+	if len(lines) > 0 {
+		return &UnreachableError{msg: fmt.Sprintf("the container runtime is missing or unusable on %d of %d hosts, so nothing was changed:\n%s", len(lines), len(hosts), strings.Join(lines, "\n")), Errs: failed}
+	}
+	rt.mu.Lock()
+	for _, h := range todo {
+		rt.notes["runtime "+h] = true
+	}
+	rt.mu.Unlock()
+	return nil
 }
 
 // UnreachableError is connect() finding hosts it cannot log in to (no
@@ -130,4 +196,12 @@ func unreachable(hosts []string, errs []error, total int) string {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// sshUser is who mrsk logs in as on host: USER@ in the host, else ssh.user.
+func (rt *Runtime) sshUser(host string) string {
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		return host[:i]
+	}
+	return rt.Config.SSH.User
 }

@@ -136,7 +136,7 @@ func bDockerRun(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starl
 	spec.args = append([]string{"--hostname", container.Hostname(host, newRunID())}, spec.args...)
 	aside := fmt.Sprintf("%s_replaced_%d", name, rt.Now().UnixNano())
 	fence := path.Join(runDir, name+"."+rt.runID+".cancel")
-	script := append(spec.prelude, container.RunScript(rt.filter(role.Name, ""), name, aside, rt.runID, fence, append(spec.args, spec.cmd...))...)
+	script := append(spec.prelude, rt.engine(host).RunScript(rt.filter(role.Name, ""), name, aside, rt.runID, fence, append(spec.args, spec.cmd...))...)
 	cmd := executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: spec.stdin, StdinNote: "[REDACTED env file]"}
 	res, err := rt.run(t, cmd)
 	if err != nil {
@@ -188,7 +188,7 @@ func (rt *Runtime) appRun(host string, role *config.Role, version, name string) 
 	env := c.EnvFor(role, host)
 	app := container.App{Name: name, Version: version, Service: c.Service, Role: role.Name, Destination: c.Destination,
 		Labels: c.Labels, RoleLabels: role.Labels, Env: env.Clear, Logging: role.Logging, Volumes: c.Volumes,
-		Options: role.Options, Image: rt.ImageRef(version)}
+		Options: role.Options, Image: rt.engine(host).Qualify(rt.ImageRef(version))}
 	if len(env.Secret) > 0 {
 		content, err := container.EnvFile(env)
 		if err != nil {
@@ -230,7 +230,7 @@ func bDockerRunOnce(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args s
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}
-	line := shellwords.Join(append(append([]string{"docker", "run", "--rm"}, spec.args...), cmdWords...)...)
+	line := rt.engine(host).Words(append(append([]string{"run", "--rm"}, spec.args...), cmdWords...)...)
 	script := append(spec.prelude, line)
 	res, err := rt.run(t, executor.Command{Host: host, Line: strings.Join(script, " && "), Stdin: spec.stdin, StdinNote: "[REDACTED env file]", Stream: true, Always: true})
 	if err != nil {
@@ -272,7 +272,7 @@ const runDir = stateDir + "/run"
 func (rt *Runtime) undoRun(host, role, fence string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if _, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: container.RunUndo(role, rt.runID, fence)}); err != nil {
+	if _, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: rt.engine(host).RunUndo(role, rt.runID, fence)}); err != nil {
 		rt.Out.Always(host, fmt.Sprintf("could not take back the interrupted start on %s: %v", host, err))
 	}
 }
@@ -289,7 +289,7 @@ func bDockerStart(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	if err != nil || len(refs) != 1 {
 		return nil, fmt.Errorf("%s: want one container", b.Name())
 	}
-	res, err := rt.run(t, executor.Command{Host: host, Line: container.Start(refs[0])})
+	res, err := rt.run(t, executor.Command{Host: host, Line: rt.engine(host).Start(refs[0])})
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", refs[0], err)
 	}
@@ -329,7 +329,7 @@ func bDockerStop(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 	if len(ctrs.refs) == 0 {
 		return starlark.None, nil
 	}
-	cmd := executor.Command{Host: host, Line: container.Stop(int(time.Duration(timeout).Seconds()), ctrs.refs)}
+	cmd := executor.Command{Host: host, Line: rt.engine(host).Stop(int(time.Duration(timeout).Seconds()), ctrs.refs)}
 	stopped := func() {
 		rt.record(host, "stopped")
 		rt.progress(host, "stopped "+strings.Join(ctrs.names, ", "))
@@ -385,7 +385,7 @@ func bDockerRm(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starla
 	if len(ctrs.refs) == 0 {
 		return starlark.None, nil
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Remove(ctrs.refs)}); err != nil {
+	if _, err := rt.run(t, executor.Command{Host: host, Line: rt.engine(host).Remove(ctrs.refs)}); err != nil {
 		return nil, err
 	}
 	return starlark.None, nil
@@ -408,7 +408,7 @@ func bDockerPs(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starla
 	if kept, ok := rt.keptPs(host, role, version, all); ok {
 		return starlark.NewList(psValues(host, kept)), nil // read with the lock
 	}
-	res, err := rt.run(t, executor.Command{Host: host, Line: container.Ps(rt.filter(role, version), all)})
+	res, err := rt.run(t, executor.Command{Host: host, Line: rt.engine(host).Ps(rt.filter(role, version), all)})
 	if err != nil {
 		return nil, err
 	}
@@ -481,7 +481,7 @@ func bDocker(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark
 	if err := starlark.UnpackArgs(b.Name(), nil, kwargs, "stream?", &stream, "check?", &check); err != nil {
 		return nil, err
 	}
-	words := []string{"docker"}
+	var words []string
 	for _, a := range args[1:] {
 		ws, err := toStrings(a)
 		if err != nil {
@@ -489,7 +489,12 @@ func bDocker(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark
 		}
 		words = append(words, ws...)
 	}
-	res, err := rt.run(t, executor.Command{Host: host, Line: join(words...), Stream: stream, Always: true})
+	e := rt.engine(host)
+	line := e.Words(e.Translate(words)...)
+	if host != "" && container.Changes(words) {
+		line = e.Changed(line)
+	}
+	res, err := rt.run(t, executor.Command{Host: host, Line: line, Stream: stream, Always: true})
 	if err != nil && check {
 		return nil, err
 	}
@@ -514,13 +519,13 @@ func bDockerPrune(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	}
 	if !containers {
 		if images {
-			if _, err := rt.run(t, executor.Command{Host: host, Line: container.PruneImages(rt.Config.Service)}); err != nil {
+			if _, err := rt.run(t, executor.Command{Host: host, Line: rt.engine(host).PruneImages(rt.Config.Service)}); err != nil {
 				return nil, fmt.Errorf("prune images: %w", err)
 			}
 		}
 		return starlark.MakeInt(0), nil
 	}
-	res, err := rt.run(t, executor.Command{Host: host, Line: container.PruneList(rt.filter("", ""), images)})
+	res, err := rt.run(t, executor.Command{Host: host, Line: rt.engine(host).PruneList(rt.filter("", ""), images)})
 	if err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
@@ -528,8 +533,8 @@ func bDockerPrune(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	if len(remove) == 0 {
 		return starlark.MakeInt(0), nil
 	}
-	line := container.PruneRemove(remove)
-	if clean := rt.assetsCleanup(); clean != "" {
+	line := rt.engine(host).PruneRemove(remove)
+	if clean := rt.assetsCleanup(rt.engine(host)); clean != "" {
 		line += " && " + clean // assets.go: their asset directories too
 	}
 	if _, err := rt.run(t, executor.Command{Host: host, Line: line}); err != nil {

@@ -69,7 +69,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	target := fmt.Sprintf("GET http://%s:%d%s", name, h.Port, h.Path)
 	switch {
 	case h.Cmd != "":
-		target = "docker exec " + name + " " + h.Cmd
+		target = rt.engine(host).Bin() + " exec " + name + " " + h.Cmd
 	case !useHTTP:
 		target = fmt.Sprintf("%s keeps running for %s", name, rt.Config.ReadinessDelay)
 	}
@@ -93,7 +93,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	exited := make(chan string, 1)
 	watch := sync.OnceFunc(func() {
 		go func() {
-			res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "wait", id)})
+			res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: rt.engine(host).Words("wait", id)})
 			if err == nil {
 				exited <- strings.TrimSpace(res.Stdout)
 			}
@@ -104,7 +104,7 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	switch {
 	case h.Cmd != "":
 		last = rt.pollUntil(ctx, h, watch, exited, func() error {
-			_, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: join("docker", "exec", id, "sh", "-c", h.Cmd)})
+			_, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: rt.engine(host).Words("exec", id, "sh", "-c", h.Cmd)})
 			return err
 		})
 	case !useHTTP:
@@ -161,16 +161,17 @@ func bWaitHealthy(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	// target of a rollback, kept for that) is only stopped, never deleted.
 	fresh := sw != nil && sw.undo == undoRemove
 	rt.endSwitch(host, id)
-	undo, how := join("docker", "rm", "-f", id), "removed"
+	e := rt.engine(host)
+	undo, how := e.Changed(e.Words("rm", "-f", id)+" >/dev/null"), "removed"
 	if !fresh {
-		undo, how = join("docker", "stop", "-t", "1", id), "stopped"
+		undo, how = e.Changed(e.Words("stop", "-t", "1", id)+" >/dev/null"), "stopped"
 	}
 	// A detached context: the flow's may be cancelled (Ctrl-C, or a sibling
 	// host failing at the same moment) and must not cut this short.
 	actx, acancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer acancel()
 	// Abandon the container: show why, then undo it.
-	res, _ := rt.Exec.Run(actx, executor.Command{Host: host, Line: join("docker", "logs", "--tail", strconv.Itoa(h.LogLines), id) + " 2>&1; " + undo + " >/dev/null"})
+	res, _ := rt.Exec.Run(actx, executor.Command{Host: host, Line: e.Words("logs", "--tail", strconv.Itoa(h.LogLines), id) + " 2>&1; " + undo})
 	if logs := strings.TrimSpace(res.Stdout); logs != "" {
 		rt.Out.Always(host, "last log lines of "+name+":")
 		for _, l := range strings.Split(logs, "\n") {

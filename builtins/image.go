@@ -16,7 +16,6 @@ import (
 
 	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/executor"
-	"github.com/mrsk-go/mrsk/shellwords"
 )
 
 // docker_login(host="") logs in to the registry on host, or locally. The
@@ -45,7 +44,7 @@ func bDockerLogin(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 // (also a credential) redacted from what is printed.
 func (rt *Runtime) loginCmd(host string) executor.Command {
 	reg := rt.Config.Registry
-	line, display := container.Login(reg.Server, reg.Username.Reveal())
+	line, display := rt.engine(host).Login(reg.Server, reg.Username.Reveal())
 	return executor.Command{Host: host, Line: line, Display: display, Stdin: []byte(reg.Password.Reveal()), StdinNote: "[REDACTED]"}
 }
 
@@ -58,7 +57,7 @@ func bDockerLogout(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	if rt.Config.Registry.Local() {
 		return starlark.None, nil
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: container.Logout(rt.Config.Registry.Server)}); err != nil {
+	if _, err := rt.run(t, executor.Command{Host: host, Line: rt.engine(host).Logout(rt.Config.Registry.Server)}); err != nil {
 		return nil, err
 	}
 	return starlark.None, nil
@@ -103,7 +102,7 @@ func bDockerBuild(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 		rt.noteOnce("buildx", "local", "no docker buildx plugin: building for this machine's architecture only (builder.multiarch: false silences this)")
 		multi = false
 	}
-	build := container.Build{Image: rt.ImageRef(rt.Opts.Version), Service: rt.Config.Service, Dockerfile: dockerfile, Context: contextDir,
+	build := container.Build{Runtime: rt.engine(""), Image: rt.ImageRef(rt.Opts.Version), Service: rt.Config.Service, Dockerfile: dockerfile, Context: contextDir,
 		Buildx: multi, Cache: rt.buildCache(), Repository: rt.Repository(), Args: bc.Args, Secrets: bc.Secrets, Target: bc.Target, SSH: bc.SSH}
 	if bc.Local != nil {
 		build.Arch = bc.Local.Arch
@@ -134,6 +133,9 @@ func bDockerBuild(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 // hasBuildx reports whether the local docker has the buildx plugin. It is a
 // read-only look at this machine, so plans ask it too.
 func (rt *Runtime) hasBuildx() bool {
+	if rt.engine("") != container.Docker {
+		return false // buildx is docker's plugin
+	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.buildx == nil {
@@ -188,7 +190,7 @@ func bDockerPush(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 		}
 		return starlark.None, nil
 	}
-	c := executor.Command{Line: shellwords.Join("docker", "push", rt.ImageRef(rt.Opts.Version)), Stream: true}
+	c := executor.Command{Line: rt.engine("").Words("push", rt.ImageRef(rt.Opts.Version)), Stream: true}
 	if err := rt.onBuildEngine(t, &c); err != nil {
 		return nil, err
 	}
@@ -225,7 +227,7 @@ func bDockerPull(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 		image = rt.ImageRef(rt.Opts.Version)
 	}
 	// Log in on the same round trip: one command per host, not two.
-	pull := container.Pull(image)
+	pull := rt.engine(host).Pull(image)
 	c := executor.Command{Host: host, Line: pull}
 	if login && !rt.Config.Registry.Username.IsZero() {
 		l := rt.loginCmd(host)
@@ -234,9 +236,9 @@ func bDockerPull(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args star
 		c.Stdin, c.StdinNote = l.Stdin, l.StdinNote
 	}
 	if ifAbsent {
-		c.Line = container.IfAbsent(image, c.Line)
+		c.Line = rt.engine(host).IfAbsent(image, c.Line)
 		if c.Display != "" {
-			c.Display = container.IfAbsent(image, c.Display)
+			c.Display = rt.engine(host).IfAbsent(image, c.Display)
 		}
 	}
 	res, err := rt.run(t, c)

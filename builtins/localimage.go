@@ -17,11 +17,9 @@ import (
 
 	"go.starlark.net/starlark"
 
-	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/engine"
 	"github.com/mrsk-go/mrsk/executor"
 	"github.com/mrsk-go/mrsk/localregistry"
-	"github.com/mrsk-go/mrsk/shellwords"
 )
 
 // localCacheKeep is how many images of the service the cache keeps: what
@@ -63,8 +61,8 @@ func (rt *Runtime) pushLocal(t *starlark.Thread) error {
 		tmp = filepath.Join(cache.Dir(), "tmp", fmt.Sprintf("%s-%s-%s.tar", rt.Config.Service, rt.Opts.Version, rt.runID))
 		defer os.Remove(tmp)
 	}
-	c := executor.Command{Line: shellwords.Join("docker", "save", "-o", tmp, ref),
-		Display: shellwords.Join("docker", "save", ref) + " > mrsk's image cache", Stream: true}
+	c := executor.Command{Line: rt.engine("").Words("save", "-o", tmp, ref),
+		Display: rt.engine("").Words("save", ref) + " > mrsk's image cache", Stream: true}
 	if err := rt.onBuildEngine(t, &c); err != nil {
 		return fmt.Errorf("push: %w", err)
 	}
@@ -128,7 +126,7 @@ func (rt *Runtime) pullLocal(t *starlark.Thread, host string) error {
 	fwd, ok := rt.Exec.(executor.Forwarder)
 	if rt.Exec.DryRun() || !ok {
 		// A plan: no port yet; the pull shows where it would come from.
-		if _, err := rt.run(t, executor.Command{Host: host, Line: container.PullAs(from("PORT"), ref)}); err != nil {
+		if _, err := rt.run(t, executor.Command{Host: host, Line: rt.engine(host).PullAs(from("PORT"), ref)}); err != nil {
 			return fmt.Errorf("pull on %s: %w", host, err)
 		}
 		return nil
@@ -172,7 +170,7 @@ func (rt *Runtime) pullLocal(t *starlark.Thread, host string) error {
 			}
 		}
 	}()
-	_, err = rt.run(t, executor.Command{Host: host, Line: container.PullAs(from(port), ref)})
+	_, err = rt.run(t, executor.Command{Host: host, Line: rt.engine(host).PullAs(from(port), ref)})
 	close(stop)
 	<-done
 	f.Close() // nothing more reaches the host: the count is final

@@ -63,7 +63,7 @@ func bLock(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.T
 			details += "Version: " + rt.Opts.Version + "\n"
 		}
 		details += "Message: " + message + "\n"
-		readLine, err := rt.readsLine(reads)
+		readLine, err := rt.readsLine(host, reads)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", b.Name(), err)
 		}

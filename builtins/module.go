@@ -29,7 +29,7 @@ func entries() []entry {
 		{doc("hook", `hook(name, *args)`, "Calls the project's hook function `name` if deploy.star defines it, then the executable .mrsk/hooks/<name> if present.", "output and control"), bHook},
 		{doc("split_words", `split_words(s)`, "Splits a command line into words as a POSIX shell does (quotes, escapes).", "output and control"), bSplitWords},
 		// commands and files
-		{doc("connect", `connect(hosts)`, "Opens the SSH connection of every host at once; fails naming every host it cannot reach, before any change.", "hosts"), bConnect},
+		{doc("connect", `connect(hosts, runtime=True)`, "Opens the SSH connection of every host at once, then checks each host's container runtime (docker or podman) answers; fails naming every host it cannot reach or use, before any change.", "hosts"), bConnect},
 		{doc("ssh_run", `ssh_run(host, cmd, stdin=None, stream=True, check=True)`, "Runs a command on host: a list of words (each quoted) or a string of shell syntax; returns struct(stdout, stderr, code).", "hosts"), bSSHRun},
 		{doc("local_run", `local_run(cmd, stdin=None, stream=True, check=True, env={})`, "Runs a command on this machine, in the project directory.", "hosts"), bLocalRun},
 		{doc("upload", `upload(host, path, content, mode="0644")`, "Writes a file on host atomically; the content travels on stdin.", "hosts"), bUpload},
@@ -50,7 +50,7 @@ func entries() []entry {
 		{doc("docker_ps", `docker_ps(host, role="", all=False, version="")`, "The service's containers on host, newest first: struct(id, name, role, version, running, ip, ...); no command when the lock read them and nothing ran there since.", "containers"), bDockerPs},
 		{doc("docker_run_once", `docker_run_once(host, role, cmd)`, "Runs cmd (a list of words) in a new, removed-after container of role's image, env and volumes (migrations).", "containers"), bDockerRunOnce},
 		{doc("docker_prune", `docker_prune(host, containers=True, images=True, retain=retain_containers, older_than=0)`, "Removes the service's stopped containers beyond the newest `retain` (stopped over older_than ago), and images no container uses.", "containers"), bDockerPrune},
-		{doc("docker", `docker(host, *args, stream=True, check=True)`, "Runs `docker args...` on host (for info, logs, images, exec); returns struct(stdout, stderr, code).", "containers"), bDocker},
+		{doc("docker", `docker(host, *args, stream=True, check=True)`, "Runs `docker args...` on host, `podman args...` on a Podman host (ps templates translated), for info, logs, images, exec; returns struct(stdout, stderr, code).", "containers"), bDocker},
 		{doc("abandon_new", `abandon_new()`, "Takes every container this run started and did not put in service back out now (routes restored first).", "containers"), bAbandonNew},
 		// the switch
 		{doc("wait_healthy", `wait_healthy(host, container, http=True)`, "Waits until container answers its health check, probed through the SSH connection; on failure prints its last logs and removes it.", "the switch"), bWaitHealthy},

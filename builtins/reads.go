@@ -27,16 +27,17 @@ type hostReads struct {
 }
 
 // readsLine is the shell of the reads named, for acquireLine.
-func (rt *Runtime) readsLine(names []string) (string, error) {
+func (rt *Runtime) readsLine(host string, names []string) (string, error) {
+	e := rt.engine(host)
 	var cmds []string
 	for _, n := range names {
 		switch n {
 		case "image":
-			cmds = append(cmds, container.Read(n, container.ImageID(rt.ImageRef(rt.Opts.Version))))
+			cmds = append(cmds, container.Read(n, e.ImageID(rt.ImageRef(rt.Opts.Version))))
 		case "containers":
-			cmds = append(cmds, container.Read(n, container.Ps(rt.filter("", ""), true)))
+			cmds = append(cmds, container.Read(n, e.Ps(rt.filter("", ""), true)))
 		case "traefik":
-			cmds = append(cmds, container.Read(n, container.Inspect(traefik.Name)))
+			cmds = append(cmds, container.Read(n, e.Inspect(traefik.Name)))
 		default:
 			return "", fmt.Errorf("reads: no read named %q (image, containers, traefik)", n)
 		}

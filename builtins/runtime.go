@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os/exec"
 	"path"
 	"sort"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"go.starlark.net/starlarkstruct"
 
 	"github.com/mrsk-go/mrsk/config"
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/engine"
 	"github.com/mrsk-go/mrsk/executor"
 	"github.com/mrsk-go/mrsk/localregistry"
@@ -72,6 +74,8 @@ type Runtime struct {
 	buildx      *bool                 // whether docker buildx exists here, once known
 	imgCache    *localregistry.Cache  // registry.server local: the image cache,
 	imgServer   *localregistry.Server // and the registry over it, while a flow pulls
+	localOnce   sync.Once
+	localRT     container.Runtime // this machine's runtime for builds (localEngine)
 	engineMu    sync.Mutex
 	engines     map[string]*engineForward // build engines reached through SSH (builder.go)
 	lockDone    bool                      // audit(unlock=True) released the lock this run held
@@ -501,4 +505,30 @@ func (rt *Runtime) Events() []Event {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	return append([]Event(nil), rt.events...)
+}
+
+// engine is host's container runtime (config runtime keys); "" is this
+// machine, which builds with builder.runtime.
+func (rt *Runtime) engine(host string) container.Runtime {
+	if host == "" {
+		return rt.localEngine()
+	}
+	return container.Runtime(rt.Config.HostRuntime(host))
+}
+
+// localEngine is the runtime that builds and pushes on this machine:
+// builder.runtime, else docker when installed, else podman.
+func (rt *Runtime) localEngine() container.Runtime {
+	if r := rt.Config.Builder.Runtime; r != "" {
+		return container.Runtime(r)
+	}
+	rt.localOnce.Do(func() {
+		rt.localRT = container.Docker
+		if _, err := exec.LookPath("docker"); err != nil {
+			if _, err := exec.LookPath("podman"); err == nil {
+				rt.localRT = container.Podman
+			}
+		}
+	})
+	return rt.localRT
 }

@@ -15,6 +15,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/executor"
 	"github.com/mrsk-go/mrsk/shellwords"
 )
@@ -51,14 +52,35 @@ i=0; until $SUDO docker version >/dev/null 2>&1; do
 done
 echo "MRSK_INSTALLED $os"`
 
-// runtime_install(host) installs Docker on host if it is missing, from
-// the host's package manager; returns "present" or "installed".
+// podmanBootstrapScript installs Podman (rootful: as root, which mrsk's
+// Podman hosts need anyway) when the podman command is missing: podman
+// with apt or dnf. Same output protocol as bootstrapScript.
+const podmanBootstrapScript = `if command -v podman >/dev/null 2>&1; then echo MRSK_PRESENT; exit 0; fi
+rel=${MRSK_OS_RELEASE:-/etc/os-release}
+os=$( . "$rel" 2>/dev/null && echo "${PRETTY_NAME:-$ID}" ); os=${os:-$(uname -s)}
+if [ "$(id -u)" -ne 0 ]; then echo "MRSK_REFUSED Podman is missing on $os and mrsk runs Podman rootful: connect as root (ssh.user: root)"; exit 3; fi
+if command -v apt-get >/dev/null 2>&1; then
+  env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || echo "apt-get update failed on $os; installing from the lists there are" >&2
+  env DEBIAN_FRONTEND=noninteractive apt-get install -y -q podman >&2 || exit 1
+elif command -v dnf >/dev/null 2>&1; then dnf install -y podman >&2 || exit 1
+else echo "MRSK_REFUSED Podman is missing on $os, and mrsk installs it only with apt or dnf: install Podman there"; exit 3; fi
+podman version >/dev/null 2>&1 || { echo "MRSK_REFUSED Podman was installed on $os but does not answer (podman version)"; exit 3; }
+echo "MRSK_INSTALLED $os"`
+
+// runtime_install(host) installs the host's runtime (Docker, or Podman
+// with runtime: podman) if it is missing, from the host's package
+// manager; returns "present" or "installed".
 func bRuntimeInstall(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host); err != nil {
 		return nil, err
 	}
-	res, err := rt.run(t, executor.Command{Host: host, Line: bootstrapScript, Display: "install Docker from the package manager (apt-get install docker.io | dnf install moby-engine) unless `docker` is there", Timeout: 30 * time.Minute})
+	c := executor.Command{Host: host, Line: bootstrapScript, Display: "install Docker from the package manager (apt-get install docker.io | dnf install moby-engine) unless `docker` is there", Timeout: 30 * time.Minute}
+	what := "Docker"
+	if rt.engine(host) == container.Podman {
+		c.Line, c.Display, what = podmanBootstrapScript, "install Podman from the package manager (apt-get install podman | dnf install podman) unless `podman` is there", "Podman"
+	}
+	res, err := rt.run(t, c)
 	out := strings.TrimSpace(res.Stdout)
 	if i := strings.LastIndex(out, "MRSK_"); i >= 0 {
 		out = out[i:]
@@ -67,16 +89,16 @@ func bRuntimeInstall(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args 
 		return nil, fmt.Errorf("on %s: %s", host, reason)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("install Docker: %w", err)
+		return nil, fmt.Errorf("install %s: %w", what, err)
 	}
 	switch {
 	case res.Planned:
 		return starlark.String("planned"), nil
 	case strings.HasPrefix(out, "MRSK_INSTALLED"):
-		rt.progress(host, "installed Docker on "+strings.TrimSpace(strings.TrimPrefix(out, "MRSK_INSTALLED")))
+		rt.progress(host, "installed "+what+" on "+strings.TrimSpace(strings.TrimPrefix(out, "MRSK_INSTALLED")))
 		return starlark.String("installed"), nil
 	default:
-		rt.progress(host, "Docker is installed")
+		rt.progress(host, what+" is installed")
 		return starlark.String("present"), nil
 	}
 }

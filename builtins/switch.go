@@ -174,17 +174,19 @@ func (rt *Runtime) undoSwitch(ctx context.Context, sw *hostSwitch) error {
 
 func (rt *Runtime) undoContainer(ctx context.Context, sw *hostSwitch, wait time.Duration) error {
 	var line, what string
-	stop := join("docker", "stop", "-t", strconv.Itoa(int(wait.Seconds())), sw.id) + " >/dev/null 2>&1"
+	e := rt.engine(sw.host)
+	stop := e.Words("stop", "-t", strconv.Itoa(int(wait.Seconds())), sw.id) + " >/dev/null 2>&1"
 	switch sw.undo {
 	case undoKeep:
 		return nil
 	case undoStop:
-		line, what = stop+" || true", "stopped "+sw.name+" (kept for rollback)"
+		line, what = e.Changed(stop)+" || true", "stopped "+sw.name+" (kept for rollback)"
 	default:
-		line, what = join("docker", "rm", "-f", sw.id)+" >/dev/null 2>&1 || true", "removed "+sw.name+" (never put in service)"
+		rm := e.Words("rm", "-f", sw.id) + " >/dev/null 2>&1"
 		if wait > 0 {
-			line = stop + "; " + line
+			rm = stop + "; " + rm
 		}
+		line, what = e.Changed(rm)+" || true", "removed "+sw.name+" (never put in service)"
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait+15*time.Second)
 	defer cancel()

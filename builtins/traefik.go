@@ -46,7 +46,7 @@ func staged(p string) string { return path.Join(stageDir, path.Base(p)+".tmp") }
 // until a (re)start takes it.
 func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Command, error) {
 	resolver := host == rt.Config.TLSPrimary()
-	run, hash := traefik.Command(rt.Config.Traefik, traefik.Mounts{Routes: homePath(routeDir), ACME: homePath(acmeStateDir)}, traefikEnvFile, resolver)
+	run, hash := traefik.Command(rt.engine(host), rt.Config.Traefik, traefik.Mounts{Routes: homePath(routeDir), ACME: homePath(acmeStateDir)}, traefikEnvFile, resolver)
 	var s []string
 	var stdin []byte
 	same, adopt := "true", "true"
@@ -61,18 +61,19 @@ func (rt *Runtime) traefikEnsureScript(host string, reboot bool) (executor.Comma
 		same = join("cmp", "-s", next, traefikEnvFile)
 		adopt = join("mv", next, traefikEnvFile)
 	}
-	s = append(s, "mkdir -p "+quote(routeDir)+" "+quote(stageDir), container.EnsureNetwork, traefik.APIRouteScript(apiRouteFile, staged(apiRouteFile)), rt.tlsEnsureScript(host))
+	s = append(s, "mkdir -p "+quote(routeDir)+" "+quote(stageDir), rt.engine(host).EnsureNetwork(), traefik.APIRouteScript(rt.engine(host), apiRouteFile, staged(apiRouteFile)), rt.tlsEnsureScript(host))
+	e := rt.engine(host)
 	if reboot {
-		s = append(s, "docker rm -f "+traefik.Name+" >/dev/null 2>&1 || true")
+		s = append(s, e.Changed(e.Words("rm", "-f", traefik.Name)+" >/dev/null 2>&1")+" || true")
 	}
 	s = append(s,
-		`cur=$(docker inspect -f '{{index .Config.Labels "mrsk.config"}} {{.State.Running}}' `+traefik.Name+` 2>/dev/null || true)`,
+		`cur=$(`+e.Bin()+` inspect -f '{{index .Config.Labels "mrsk.config"}} {{.State.Running}}' `+traefik.Name+` 2>/dev/null || true)`,
 		`case "$cur" in `+
-			`"") `+adopt+` && `+run+` >/dev/null && echo started ;; `+
+			`"") `+adopt+` && `+e.Changed(run+` >/dev/null`)+` && echo started ;; `+
 			`"`+hash+` true") if `+same+`; then echo running; else echo changed; fi ;; `+
-			`"`+hash+` false") if `+same+`; then docker start `+traefik.Name+` >/dev/null && echo started; else echo changed; fi ;; `+
+			`"`+hash+` false") if `+same+`; then `+e.Changed(e.Words("start", traefik.Name)+` >/dev/null`)+` && echo started; else echo changed; fi ;; `+
 			`*) echo changed ;; esac`,
-		container.Inspect(traefik.Name),
+		e.Inspect(traefik.Name),
 	)
 	return executor.Command{Host: host, Line: strings.Join(s, "; "), Stdin: stdin, StdinNote: "[REDACTED env file]"}, nil
 }
@@ -343,7 +344,7 @@ func (rt *Runtime) traefikIPCtx(ctx context.Context, host string) (string, error
 	if ip != "" {
 		return ip, nil
 	}
-	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: container.Inspect(traefik.Name)})
+	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: rt.engine(host).Inspect(traefik.Name)})
 	if err != nil {
 		return "", fmt.Errorf("traefik is not running on %s (run mrsk traefik boot): %w", host, err)
 	}

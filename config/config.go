@@ -44,6 +44,13 @@ type Config struct {
 	Image       string `yaml:"image"`
 	Destination string `yaml:"destination,omitempty"`
 
+	// Runtime is the container runtime on hosts (docker or podman); a role
+	// or an accessory may set its own. HostRuntimes resolves each host's.
+	Runtime string `yaml:"runtime"`
+	// HostRuntimes is the runtime of every host (roles and accessories),
+	// set at load: one host runs one runtime.
+	HostRuntimes map[string]string `yaml:"-"`
+
 	// Roles in the order they appear in the file; "web" when servers is a list.
 	Roles []*Role `yaml:"roles"`
 
@@ -99,6 +106,9 @@ type Role struct {
 	// true for the primary role only, as in Kamal 1.9; `traefik: true|false`
 	// in the role overrides.
 	Traefik bool `yaml:"traefik"`
+	// Runtime is the role's container runtime (the top-level one unless
+	// the role sets its own).
+	Runtime string `yaml:"runtime"`
 	// Tags are the host tags of servers (HOST: TAG or HOST: [TAGS]), by
 	// host; EnvFor adds env.tags of each.
 	Tags map[string][]string `yaml:"tags,omitempty"`
@@ -162,6 +172,9 @@ type Builder struct {
 	// to the build as --ssh (e.g. "default=$SSH_AUTH_SOCK").
 	Target string `yaml:"target,omitempty"`
 	SSH    string `yaml:"ssh,omitempty"`
+	// Runtime builds and pushes on this machine: docker or podman; ""
+	// picks docker when it is installed, else podman.
+	Runtime string `yaml:"runtime,omitempty"`
 }
 
 // BuilderTarget is an arch plus an optional docker host for builds.
@@ -275,6 +288,7 @@ type Accessory struct {
 	Volumes     []string          `yaml:"volumes,omitempty"`
 	Options     map[string]any    `yaml:"options,omitempty"`
 	Labels      map[string]string `yaml:"labels,omitempty"`
+	Runtime     string            `yaml:"runtime"` // as Role.Runtime
 
 	// RenderedFiles holds the files of Files ending in .erb, rendered at
 	// load (local path -> content); secret, as credentials may be in them.

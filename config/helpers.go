@@ -25,6 +25,24 @@ func (c *Config) AllHosts() []string {
 	return out
 }
 
+// Runtimes a host may run.
+const (
+	Docker = "docker"
+	Podman = "podman"
+)
+
+// HostRuntime is the container runtime of host: docker unless the config
+// (top level, its role or its accessory) says podman.
+func (c *Config) HostRuntime(host string) string {
+	if r := c.HostRuntimes[host]; r != "" {
+		return r
+	}
+	if c.Runtime != "" {
+		return c.Runtime
+	}
+	return Docker
+}
+
 // Role returns the role named name, or nil.
 func (c *Config) Role(name string) *Role {
 	for _, r := range c.Roles {

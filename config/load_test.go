@@ -325,6 +325,20 @@ func TestLoadFull(t *testing.T) {
 		MinimumVersion:   "1.5.0",
 		AssetPath:        "/rails/public/assets",
 	}
+	// No runtime key: docker everywhere.
+	want.Runtime, want.HostRuntimes = "docker", map[string]string{}
+	for _, r := range want.Roles {
+		r.Runtime = "docker"
+		for _, h := range r.Hosts {
+			want.HostRuntimes[h] = "docker"
+		}
+	}
+	for _, a := range want.Accessories {
+		a.Runtime = "docker"
+		for _, h := range a.Hosts {
+			want.HostRuntimes[h] = "docker"
+		}
+	}
 	if !reflect.DeepEqual(c, want) {
 		gotY, _ := c.YAML()
 		wantY, _ := want.YAML()
@@ -371,8 +385,9 @@ func TestDefaults(t *testing.T) {
 	file := filepath.Join(dir, "config", "deploy.yml")
 	want := &Config{
 		File: file, Files: []string{file}, Root: dir,
-		Service: "app", Image: "me/app",
-		Roles: []*Role{{Name: "web", Hosts: []string{"10.0.0.1", "10.0.0.2"}, Traefik: true, HealthcheckHTTP: true,
+		Service: "app", Image: "me/app", Runtime: "docker",
+		HostRuntimes: map[string]string{"10.0.0.1": "docker", "10.0.0.2": "docker"},
+		Roles: []*Role{{Name: "web", Hosts: []string{"10.0.0.1", "10.0.0.2"}, Traefik: true, HealthcheckHTTP: true, Runtime: "docker",
 			Healthcheck: Healthcheck{Path: "/up", Port: 3000, Interval: time.Second, MaxAttempts: 7, LogLines: 50}}},
 		Builder:          Builder{Dockerfile: "Dockerfile", Context: "."},
 		SSH:              SSH{User: "root", Port: 22},

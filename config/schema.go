@@ -19,6 +19,7 @@ var (
 // roleSpec is a role plus what the post-pass needs.
 type roleSpec struct {
 	role    *Role
+	runtime *node // the role's own runtime key, if any
 	traefik *bool // explicit role-level traefik
 	env     Env   // the role's own env, before merging
 	node    *node
@@ -37,6 +38,7 @@ type tagAt struct {
 
 type accessorySpec struct {
 	acc       *Accessory
+	runtime   *node
 	node      *node
 	path      string
 	roles     []string
@@ -183,6 +185,7 @@ func (l *loader) build(root *node, c *Config) {
 			}
 		},
 		"allow_empty_roles": func(v *node, p string) { c.AllowEmptyRoles, _ = l.boolean(v, p) },
+		"runtime":           func(v *node, p string) { c.Runtime = l.runtime(v, p) },
 		"sshkit": func(v *node, p string) {
 			l.object(v, p, "a map with max_concurrent_starts", handlers{
 				"max_concurrent_starts": func(v *node, p string) { l.atLeastOne(v, p, &c.SSHKit.MaxConcurrentStarts) },
@@ -247,6 +250,9 @@ func (l *loader) build(root *node, c *Config) {
 		}
 	}
 
+	if c.Runtime == "" {
+		c.Runtime = Docker
+	}
 	// Roles: env over the top-level env, healthcheck and logging over
 	// the top-level ones, traefik on the primary role by default (Kamal
 	// 1.9's running_traefik?).
@@ -279,6 +285,9 @@ func (l *loader) build(root *node, c *Config) {
 					l.failf(at.n, at.path, "tag %s is not defined in env.tags", strconv.Quote(t))
 				}
 			}
+		}
+		if r.role.Runtime == "" {
+			r.role.Runtime = c.Runtime
 		}
 		c.Roles = append(c.Roles, r.role)
 	}
@@ -313,8 +322,58 @@ func (l *loader) build(root *node, c *Config) {
 		if a.acc.Service == "" {
 			a.acc.Service = c.Service + "-" + a.acc.Name
 		}
+		if a.acc.Runtime == "" {
+			a.acc.Runtime = c.Runtime
+		}
 		c.Accessories = append(c.Accessories, a.acc)
 	}
+	l.hostRuntimes(c, roles, accs, root)
+}
+
+// hostRuntimes gives every host one runtime: a role or an accessory
+// asking for another on a host already given one is an error at its key
+// (Traefik, the app and its accessories share the host's mrsk network,
+// which lives in one runtime).
+func (l *loader) hostRuntimes(c *Config, roles []*roleSpec, accs []*accessorySpec, root *node) {
+	type owner struct{ what, runtime string }
+	seen := map[string]owner{}
+	assign := func(hosts []string, runtime, what string, at *node, path string) {
+		if runtime == "" {
+			runtime = c.Runtime
+		}
+		for _, h := range hosts {
+			if o, ok := seen[h]; ok && o.runtime != runtime {
+				if at == nil {
+					at, path = root, "runtime"
+				}
+				l.failf(at, path, "%s runs %s on %s, where %s runs %s: one runtime per host (they share its mrsk network)", what, runtime, h, o.what, o.runtime)
+				return
+			} else if !ok {
+				seen[h] = owner{what, runtime}
+			}
+		}
+	}
+	for _, r := range roles {
+		assign(r.role.Hosts, r.role.Runtime, "role "+r.role.Name, r.runtime, joinPath(r.path, "runtime"))
+	}
+	for _, a := range accs {
+		assign(a.acc.Hosts, a.acc.Runtime, "accessory "+a.acc.Name, a.runtime, joinPath(a.path, "runtime"))
+	}
+	c.HostRuntimes = map[string]string{}
+	for h, o := range seen {
+		c.HostRuntimes[h] = o.runtime
+	}
+}
+
+// runtime reads a runtime key: docker or podman.
+func (l *loader) runtime(v *node, p string) string {
+	s := strings.TrimSpace(l.str(v, p))
+	switch s {
+	case Docker, Podman:
+		return s
+	}
+	l.failf(v, p, "must be docker or podman")
+	return ""
 }
 
 func roleNames(roles []*roleSpec) string {

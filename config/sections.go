@@ -72,6 +72,10 @@ func (l *loader) role(name string, n *node, path string) *roleSpec {
 					r.traefik = &b
 				}
 			},
+			"runtime": func(v *node, p string) {
+				r.runtime = v
+				r.role.Runtime = l.runtime(v, p)
+			},
 		})
 		if hostsNode == nil {
 			l.failf(n, joinPath(path, "hosts"), "is required")
@@ -192,6 +196,7 @@ func (l *loader) builder(n *node, path string, b *Builder) {
 				b.Multiarch = &v
 			}
 		},
+		"runtime": func(v *node, p string) { b.Runtime = l.runtime(v, p) },
 		"args": func(v *node, p string) {
 			b.Args = l.stringMap(v, p)
 			for _, pr := range pairsOf(v) {
@@ -453,6 +458,10 @@ func (l *loader) accessory(name string, n *node, path string) *accessorySpec {
 				return
 			}
 			a.acc.Port = s
+		},
+		"runtime": func(v *node, p string) {
+			a.runtime = v
+			a.acc.Runtime = l.runtime(v, p)
 		},
 		"service": func(v *node, p string) {
 			a.acc.Service = strings.TrimSpace(l.str(v, p))

@@ -11,8 +11,9 @@ import (
 
 // Build is one image build on this machine.
 type Build struct {
-	Image      string // the reference to tag (and, with Buildx, push)
-	Service    string // labels the image, so prune finds it
+	Runtime    Runtime // this machine's: docker, or podman (no Buildx)
+	Image      string  // the reference to tag (and, with Buildx, push)
+	Service    string  // labels the image, so prune finds it
 	Dockerfile string
 	Context    string
 	// Buildx builds for several platforms with the buildx plugin, on a
@@ -41,7 +42,7 @@ type BuildNode struct {
 
 // Line is the build command.
 func (b Build) Line() string {
-	words := []string{"docker", "build"}
+	words := []string{b.Runtime.Bin(), "build"}
 	prelude := ""
 	if b.Buildx {
 		platforms := "linux/amd64,linux/arm64"

@@ -6,26 +6,32 @@
 package container
 
 import (
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/mrsk-go/mrsk/shellwords"
 )
 
-// Network is the user-defined Docker network shared by Traefik, app
-// containers and accessories, so they reach each other by name.
+// Network is the user-defined network shared by Traefik, app containers
+// and accessories, so they reach each other by name (Docker's embedded
+// DNS; aardvark-dns under Podman's netavark).
 const Network = "mrsk"
 
 // EnsureNetwork creates Network when absent. It is braced so it composes
 // with && chains.
-const EnsureNetwork = "{ docker network inspect " + Network + " >/dev/null 2>&1 || docker network create " + Network + " >/dev/null; }"
+func (r Runtime) EnsureNetwork() string {
+	b := r.Bin()
+	return "{ " + b + " network inspect " + Network + " >/dev/null 2>&1 || " + b + " network create " + Network + " >/dev/null; }"
+}
 
 // InspectFormat prints "<id> <ip on the mrsk network>"; ParseInspect reads it.
 const InspectFormat = `{{.Id}} {{with index .NetworkSettings.Networks "` + Network + `"}}{{.IPAddress}}{{end}}`
 
 // Inspect prints ref's id and address (InspectFormat).
-func Inspect(ref string) string {
-	return shellwords.Join("docker", "inspect", "-f", InspectFormat, ref)
+func (r Runtime) Inspect(ref string) string {
+	return shellwords.Join(r.Bin(), "inspect", "-f", InspectFormat, ref)
 }
 
 // ParseInspect reads the last line of InspectFormat output: earlier lines
@@ -63,21 +69,28 @@ func (f Filter) Args() []string {
 }
 
 // PsFormat is one container a line, in Ps's fields; ParsePs reads it.
-const PsFormat = `{{.ID}}|{{.Names}}|{{.State}}|{{.Label "version"}}|{{.Label "role"}}|{{.Image}}|{{.CreatedAt}}`
+// Podman's ps template has no Label function and its .State is the
+// human status ("Up 2 seconds"): the raw state is .ListContainer.State.
+func (r Runtime) PsFormat() string {
+	if r == Podman {
+		return `{{.ID}}|{{.Names}}|{{.ListContainer.State}}|{{index .Labels "version"}}|{{index .Labels "role"}}|{{.Image}}|{{.CreatedAt}}`
+	}
+	return `{{.ID}}|{{.Names}}|{{.State}}|{{.Label "version"}}|{{.Label "role"}}|{{.Image}}|{{.CreatedAt}}`
+}
 
 // PsEnd separates docker ps output from what follows in one command.
 const PsEnd = "--mrsk-ps-end--"
 
-// Ps lists the containers f selects, newest first (docker's order); all
+// Ps lists the containers f selects (ParsePs puts them newest first); all
 // includes stopped ones. Ids are full: they compare equal to the ones
-// docker inspect gives.
-func Ps(f Filter, all bool) string {
-	words := []string{"docker", "ps"}
+// inspect gives.
+func (r Runtime) Ps(f Filter, all bool) string {
+	words := []string{r.Bin(), "ps"}
 	if all {
 		words = append(words, "--all")
 	}
 	words = append(words, f.Args()...)
-	return shellwords.Join(append(words, "--format", PsFormat, "--no-trunc")...)
+	return shellwords.Join(append(words, "--format", r.PsFormat(), "--no-trunc")...)
 }
 
 // PsEntry is one line of Ps output.
@@ -85,7 +98,9 @@ type PsEntry struct {
 	ID, Name, State, Version, Role, Image, Created string
 }
 
-// ParsePs reads Ps output, skipping lines that are not its format.
+// ParsePs reads Ps output, skipping lines that are not its format, newest
+// first: docker lists that way, podman oldest first; docker's times have
+// whole seconds, so ties keep docker's order.
 func ParsePs(out string) []PsEntry {
 	var cs []PsEntry
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
@@ -95,14 +110,32 @@ func ParsePs(out string) []PsEntry {
 		}
 		cs = append(cs, PsEntry{ID: f[0], Name: f[1], State: f[2], Version: f[3], Role: f[4], Image: f[5], Created: f[6]})
 	}
+	sort.SliceStable(cs, func(i, j int) bool { return parseTime(cs[i].Created).After(parseTime(cs[j].Created)) })
 	return cs
+}
+
+// parseTime reads the times docker and podman print: RFC 3339 (inspect's
+// .Created of docker) or Go's time.String form (ps's CreatedAt, podman's
+// inspect), fractional seconds or not; the zero time when neither.
+func parseTime(s string) time.Time {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t
+	}
+	// "2026-11-30 06:47:17.731802024 +0000 UTC": fractions parse without
+	// being in the layout; a monotonic suffix ("m=+0.1") is cut off.
+	if i := strings.Index(s, " m="); i >= 0 {
+		s = s[:i]
+	}
+	t, _ := time.Parse("2006-01-02 15:04:05 -0700 MST", s)
+	return t
 }
 
 // Login logs in to server (Docker Hub when "") with the password on stdin,
 // never in argv. display is line with the username (a credential too)
 // redacted, for plans and logs.
-func Login(server, username string) (line, display string) {
-	words := []string{"docker", "login"}
+func (r Runtime) Login(server, username string) (line, display string) {
+	words := []string{r.Bin(), "login"}
 	if server != "" {
 		words = append(words, server)
 	}
@@ -112,8 +145,8 @@ func Login(server, username string) (line, display string) {
 }
 
 // Logout logs out of server (Docker Hub when "").
-func Logout(server string) string {
-	words := []string{"docker", "logout"}
+func (r Runtime) Logout(server string) string {
+	words := []string{r.Bin(), "logout"}
 	if server != "" {
 		words = append(words, server)
 	}
@@ -121,22 +154,22 @@ func Logout(server string) string {
 }
 
 // Pull pulls image, printing only its digest.
-func Pull(image string) string {
-	return shellwords.Join("docker", "pull", "--quiet", image)
+func (r Runtime) Pull(image string) string {
+	return shellwords.Join(r.Bin(), "pull", "--quiet", r.Qualify(image))
 }
 
 // Start starts a stopped container and prints it as Inspect does.
-func Start(ref string) string {
-	return shellwords.Join("docker", "start", ref) + " >/dev/null && " + Inspect(ref)
+func (r Runtime) Start(ref string) string {
+	return r.Changed(shellwords.Join(r.Bin(), "start", ref)+" >/dev/null") + " && " + r.Inspect(ref)
 }
 
 // Stop sends SIGTERM to refs, then SIGKILL after timeout seconds.
-func Stop(timeout int, refs []string) string {
-	words := append([]string{"docker", "stop", "-t", strconv.Itoa(timeout)}, refs...)
-	return shellwords.Join(words...) + " >/dev/null"
+func (r Runtime) Stop(timeout int, refs []string) string {
+	words := append([]string{r.Bin(), "stop", "-t", strconv.Itoa(timeout)}, refs...)
+	return r.Changed(shellwords.Join(words...) + " >/dev/null")
 }
 
 // Remove removes refs, running or not.
-func Remove(refs []string) string {
-	return shellwords.Join(append([]string{"docker", "rm", "-f"}, refs...)...) + " >/dev/null"
+func (r Runtime) Remove(refs []string) string {
+	return r.Changed(shellwords.Join(append([]string{r.Bin(), "rm", "-f"}, refs...)...) + " >/dev/null")
 }

@@ -25,8 +25,8 @@ func TestParseInspect(t *testing.T) {
 
 func TestPsParse(t *testing.T) {
 	f := Filter{Service: "hey", Role: "web", Version: "v2"}
-	want := "docker ps --all --filter label=service=hey --filter label=destination= --filter label=role=web --filter label=version=v2 --format '" + PsFormat + "' --no-trunc"
-	if got := Ps(f, true); got != want {
+	want := "docker ps --all --filter label=service=hey --filter label=destination= --filter label=role=web --filter label=version=v2 --format '" + Docker.PsFormat() + "' --no-trunc"
+	if got := Docker.Ps(f, true); got != want {
 		t.Errorf("Ps = %s\nwant %s", got, want)
 	}
 	out := "id1|hey-web-v2|running|v2|web|reg/hey:v2|2026-11-26 12:00:00 +0000 UTC\nnot a line\n"
@@ -41,11 +41,11 @@ func TestPsParse(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
-	line, display := Login("reg.example", "it's me")
+	line, display := Docker.Login("reg.example", "it's me")
 	if line != `docker login reg.example -u 'it'\''s me' --password-stdin` || display != "docker login reg.example -u [REDACTED] --password-stdin" {
 		t.Errorf("Login = %s / %s", line, display)
 	}
-	if line, _ := Login("", "u"); line != "docker login -u u --password-stdin" {
+	if line, _ := Docker.Login("", "u"); line != "docker login -u u --password-stdin" {
 		t.Errorf("Login to Docker Hub = %s", line)
 	}
 }
@@ -171,10 +171,10 @@ func TestPruneList(t *testing.T) {
 	f := Filter{Service: "hey", Destination: "prod"}
 	want := "docker image prune --all --force --filter label=service=hey >/dev/null; " +
 		`ids=$(docker ps --all --quiet --filter label=service=hey --filter label=destination=prod); [ -z "$ids" ] || docker inspect -f '` + pruneFormat + `' $ids`
-	if got := PruneList(f, true); got != want {
+	if got := Docker.PruneList(f, true); got != want {
 		t.Errorf("PruneList =\n%s\nwant\n%s", got, want)
 	}
-	if got := PruneRemove([]string{"a", "b"}); got != "docker rm a b >/dev/null" {
+	if got := Docker.PruneRemove([]string{"a", "b"}); got != "docker rm a b >/dev/null" {
 		t.Errorf("PruneRemove = %s", got)
 	}
 	if !slices.Equal(Filter{Service: "s"}.Args(), []string{"--filter", "label=service=s", "--filter", "label=destination="}) {

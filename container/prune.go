@@ -16,24 +16,24 @@ const pruneFormat = `{{.Id}}|{{.Name}}|{{.State.Running}}|{{.State.FinishedAt}}|
 // PruneCandidates. With images it first removes the service's unused
 // images, in the same round trip (images of containers removed after
 // this go on the next prune).
-func PruneList(f Filter, images bool) string {
-	list := shellwords.Join(append([]string{"docker", "ps", "--all", "--quiet"}, f.Args()...)...)
+func (r Runtime) PruneList(f Filter, images bool) string {
+	list := shellwords.Join(append([]string{r.Bin(), "ps", "--all", "--quiet"}, f.Args()...)...)
 	line := ""
 	if images {
-		line = PruneImages(f.Service) + "; "
+		line = r.PruneImages(f.Service) + "; "
 	}
-	return line + fmt.Sprintf("ids=$(%s); [ -z \"$ids\" ] || docker inspect -f %s $ids", list, shellwords.Quote(pruneFormat))
+	return line + fmt.Sprintf("ids=$(%s); [ -z \"$ids\" ] || %s inspect -f %s $ids", list, r.Bin(), shellwords.Quote(pruneFormat))
 }
 
 // PruneImages removes service's images that no container (even a stopped
 // one kept for rollback) uses.
-func PruneImages(service string) string {
-	return shellwords.Join("docker", "image", "prune", "--all", "--force", "--filter", "label=service="+service) + " >/dev/null"
+func (r Runtime) PruneImages(service string) string {
+	return shellwords.Join(r.Bin(), "image", "prune", "--all", "--force", "--filter", "label=service="+service) + " >/dev/null"
 }
 
 // PruneRemove removes the containers PruneCandidates picked.
-func PruneRemove(names []string) string {
-	return shellwords.Join(append([]string{"docker", "rm"}, names...)...) + " >/dev/null"
+func (r Runtime) PruneRemove(names []string) string {
+	return shellwords.Join(append([]string{r.Bin(), "rm"}, names...)...) + " >/dev/null"
 }
 
 type inspected struct {
@@ -54,8 +54,8 @@ func PruneCandidates(out string, retain int, olderThan time.Duration, now time.T
 			continue
 		}
 		c := inspected{id: f[0], name: strings.TrimPrefix(f[1], "/"), running: f[2] == "true"}
-		c.finished, _ = time.Parse(time.RFC3339Nano, f[3])
-		c.created, _ = time.Parse(time.RFC3339Nano, f[4])
+		c.finished = parseTime(f[3])
+		c.created = parseTime(f[4])
 		if !c.running {
 			stopped = append(stopped, c)
 		}

@@ -43,16 +43,16 @@ func ParseReads(out string) map[string]string {
 }
 
 // ImageID prints image's id; it fails when the host does not have it.
-func ImageID(image string) string {
-	return shellwords.Join("docker", "image", "inspect", "--format", "{{.Id}}", image) + " 2>/dev/null"
+func (r Runtime) ImageID(image string) string {
+	return shellwords.Join(r.Bin(), "image", "inspect", "--format", "{{.Id}}", r.Qualify(image)) + " 2>/dev/null"
 }
 
 // IfAbsent runs cmd only when the host does not have image.
-func IfAbsent(image, cmd string) string {
-	return shellwords.Join("docker", "image", "inspect", image) + " >/dev/null 2>&1 || { " + cmd + "; }"
+func (r Runtime) IfAbsent(image, cmd string) string {
+	return shellwords.Join(r.Bin(), "image", "inspect", r.Qualify(image)) + " >/dev/null 2>&1 || { " + cmd + "; }"
 }
 
-// Running reports whether docker ps without --all lists a container in
+// Running reports whether ps without --all lists a container in
 // state (it leaves out only stopped ones).
 func Running(state string) bool {
 	switch state {

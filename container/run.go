@@ -86,16 +86,17 @@ func (a App) Args() []string {
 // fence exists: a run cut off on mrsk's side (Ctrl-C, a dropped
 // connection) may still be going on the host, and RunUndo's fence makes
 // sure what it starts does not stay.
-func RunScript(f Filter, name, aside, runID, fence string, run []string) []string {
-	words := append([]string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", name, "--label", RunLabel + "=" + runID}, run...)
+func (r Runtime) RunScript(f Filter, name, aside, runID, fence string, run []string) []string {
+	b := r.Bin()
+	words := append([]string{b, "run", "--detach", "--restart", "unless-stopped", "--name", name, "--label", RunLabel + "=" + runID}, run...)
 	q := shellwords.Quote
 	return []string{
-		Ps(f, false) + "; echo " + PsEnd,
-		EnsureNetwork,
-		fmt.Sprintf("if docker container inspect %s >/dev/null 2>&1; then docker rename %s %s; fi", q(name), q(name), q(aside)),
-		shellwords.Join(words...) + " >/dev/null",
-		fmt.Sprintf("{ [ ! -e %s ] || { docker rm -f %s >/dev/null 2>&1; exit 1; }; }", q(fence), q(name)),
-		Inspect(name),
+		r.Ps(f, false) + "; echo " + PsEnd,
+		r.EnsureNetwork(),
+		fmt.Sprintf("if %s container inspect %s >/dev/null 2>&1; then %s rename %s %s; fi", b, q(name), b, q(name), q(aside)),
+		r.Changed(shellwords.Join(words...) + " >/dev/null"),
+		fmt.Sprintf("{ [ ! -e %s ] || { %s; exit 1; }; }", q(fence), r.Changed(shellwords.Join(b, "rm", "-f", name)+" >/dev/null 2>&1")),
+		r.Inspect(name),
 	}
 }
 
@@ -105,10 +106,11 @@ const RunLabel = "mrsk.run"
 
 // RunUndo undoes a RunScript that may still be running on the host: it sets
 // the fence, then removes role's container started by run runID, if any.
-func RunUndo(role, runID, fence string) string {
+func (r Runtime) RunUndo(role, runID, fence string) string {
 	q := shellwords.Quote
-	return fmt.Sprintf("mkdir -p %s && : > %s; ids=$(docker ps -aq --filter %s --filter %s); [ -z \"$ids\" ] || docker rm -f $ids >/dev/null 2>&1; true",
-		q(path.Dir(fence)), q(fence), q("label="+RunLabel+"="+runID), q("label=role="+role))
+	b := r.Bin()
+	return fmt.Sprintf("mkdir -p %s && : > %s; ids=$(%s ps -aq --filter %s --filter %s); [ -z \"$ids\" ] || %s; true",
+		q(path.Dir(fence)), q(fence), b, q("label="+RunLabel+"="+runID), q("label=role="+role), r.Changed(b+" rm -f $ids >/dev/null 2>&1"))
 }
 
 // ParseRun reads RunScript's output: the containers that ran before, and

@@ -6,9 +6,15 @@
 #   sandbox.sh down           remove everything `up` made (safe after a crash, or when nothing exists)
 #   sandbox.sh exec N CMD...  run CMD inside host N's namespaces (ps, files, docker, ...)
 #   sandbox.sh status         print what is up
+#   sandbox.sh up N --podman M  also M Podman hosts h(N+1)..h(N+M): rootful Podman 4.3,
+#                             no Docker at all (own /usr without docker/dockerd)
+#   sandbox.sh podman N       one more Podman host hN (added to the env's Podman hosts)
+#   sandbox.sh reboot N       power-cycle Podman host hN: every process but its init and sshd
+#                             is killed, what lives in /run is gone, then what systemd would
+#                             start at boot runs (the enabled units' ExecStart, if any)
 #   sandbox.sh bare N         one more host hN without Docker (own /usr and dpkg database;
 #                             apt installs docker.io from a local repository): for bootstrap
-#   sandbox.sh unbare N       stop and remove that host
+#   sandbox.sh unbare N       stop and remove that host (bare or Podman)
 #
 # Layout (see also sandbox/README.md):
 #   bridge mrskbr0 10.77.0.1/24; hosts h1..hN at 10.77.0.11.. in network namespaces mrsk-hN;
@@ -86,6 +92,7 @@ PKG_FOR=(
   htpasswd:apache2-utils iptables:iptables ip:iproute2 ss:iproute2 curl:curl jq:jq
   unshare:util-linux nsenter:util-linux findmnt:util-linux setsid:util-linux flock:util-linux
   ps:procps dnsmasq:dnsmasq-base git:git /usr/bin/pebble:pebble openssl:openssl
+  podman:podman /usr/lib/podman/netavark:netavark /usr/lib/podman/aardvark-dns:aardvark-dns
 )
 
 cmd_install() {
@@ -410,7 +417,8 @@ start_host() {
     exec setsid ip netns exec "$ns" \
       unshare --mount --pid --uts --cgroup --fork --kill-child \
       env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-      MRSK_SANDBOX_STATE="$STATE" MRSK_SANDBOX_BARE="${BARE:-}" bash "$SELF" __hostinit "$i"
+      MRSK_SANDBOX_STATE="$STATE" MRSK_SANDBOX_BARE="${BARE:-}" MRSK_SANDBOX_PODMAN="${PODMAN:-}" \
+      bash "$SELF" __hostinit "$i"
   ) </dev/null >>"$hd/init.log" 2>&1 &
   echo $! >"$hd/unshare.pid"
   # the init is unshare's only child (pid 1 in the host's pid namespace)
@@ -422,6 +430,7 @@ start_host() {
   [ -n "$p" ] || { cat "$hd/init.log" >&2; die "h$i: no init process"; }
   echo "$p" >"$hd/pid"
   echo "$ip" >"$hd/ip"
+  if [ -n "${PODMAN:-}" ]; then echo podman >"$hd/runtime"; else echo docker >"$hd/runtime"; fi
 }
 
 # A DNS server for the hosts (their resolv.conf points here). Without one, Docker's
@@ -498,13 +507,15 @@ wait_pebble() {
   wait_for 30 "pebble" pebble_up || { tail -n 20 "$STATE/pebble.log" >&2; die "pebble did not start"; }
 }
 
-host_ready() { ssh "${SSH_OPTS[@]}" -i "$STATE/id_ed25519" "root@$1" docker info; }
+host_ready() { # ip [runtime]
+  ssh "${SSH_OPTS[@]}" -i "$STATE/id_ed25519" "root@$1" "${2:-docker}" info
+}
 
-wait_hosts() {
-  local n=$1 i ip hd deadline=$((SECONDS + 120))
-  for i in $(seq 1 "$n"); do
+wait_hosts() { # from to [runtime]
+  local i ip hd deadline=$((SECONDS + 120))
+  for i in $(seq "$1" "$2"); do
     ip=$(host_ip "$i") hd=$STATE/hosts/h$i
-    until host_ready "$ip" >/dev/null 2>&1; do
+    until host_ready "$ip" "${3:-docker}" >/dev/null 2>&1; do
       if ! pid_alive "$(cat "$hd/pid")" || [ $SECONDS -ge $deadline ]; then
         echo "---- h$i init.log" >&2; tail -n 20 "$hd/init.log" >&2 || true
         echo "---- h$i dockerd.log" >&2; tail -n 20 "$hd/dockerd.log" >&2 || true
@@ -513,7 +524,7 @@ wait_hosts() {
       fi
       sleep 0.3
     done
-    log "h$i ready (ssh root@$ip docker info)"
+    log "h$i ready (ssh root@$ip ${3:-docker} info)"
     ssh-keyscan -T 5 -t ed25519,ecdsa,rsa "$ip" 2>/dev/null >>"$STATE/known_hosts" || true
   done
 }
@@ -541,11 +552,10 @@ build_traefik_image() {
   unset DOCKER_CONFIG
 }
 
-write_env() {
-  local n=$1 hosts="" i
-  for i in $(seq 1 "$n"); do hosts+="${hosts:+,}$(host_ip "$i")"; done
+write_env() { # docker hosts, podman hosts (comma-separated addresses)
   cat >"$STATE/env.tmp" <<EOF
-MRSK_SANDBOX_HOSTS=$hosts
+MRSK_SANDBOX_HOSTS=$1
+MRSK_SANDBOX_PODMAN_HOSTS=$2
 MRSK_SANDBOX_REGISTRY=$REG
 MRSK_SANDBOX_REGISTRY_USER=$REG_USER
 MRSK_SANDBOX_REGISTRY_PASSWORD=$REG_PASSWORD
@@ -573,8 +583,9 @@ up_exit() {
 }
 
 cmd_up() {
-  local n=${1:-3} t0=$SECONDS i
-  case "$n" in '' | *[!0-9]*) die "usage: sandbox.sh up [N] (N a number)" ;; esac
+  local n=${1:-3} t0=$SECONDS i pm=0 hosts="" phosts=""
+  if [ "${2:-}" = --podman ]; then pm=${3:-}; fi
+  case "$n$pm" in '' | *[!0-9]*) die "usage: sandbox.sh up [N [--podman M]] (numbers)" ;; esac
   [ "$n" -ge 1 ] && [ "$n" -le 50 ] || die "N must be between 1 and 50"
   [ "$(id -u)" = 0 ] || die "must run as root"
   check_state_path
@@ -601,12 +612,14 @@ cmd_up() {
   start_dns "$n"
   make_pebble_certs
   start_pebble
-  for i in $(seq 1 "$n"); do start_host "$i"; done
+  for i in $(seq 1 "$n"); do start_host "$i"; hosts+="${hosts:+,}$(host_ip "$i")"; done
+  for i in $(seq $((n + 1)) $((n + pm))); do PODMAN=1 start_host "$i"; phosts+="${phosts:+,}$(host_ip "$i")"; done
   wait_pebble
-  wait_hosts "$n"
+  wait_hosts 1 "$n"
+  [ "$pm" -eq 0 ] || wait_hosts $((n + 1)) $((n + pm)) podman
   build_traefik_image
   TRAEFIK_BUILD_PID=
-  write_env "$n"
+  write_env "$hosts" "$phosts"
   trap - EXIT
   log "up: $n host(s) in $((SECONDS - t0))s; env: $STATE/env"
   grep -v PASSWORD "$STATE/env" # the registry password stays in the file
@@ -615,6 +628,43 @@ cmd_up() {
 # ---------------------------------------------------------------------------- host init
 # Runs as pid 1 of a host's pid namespace, in its own mount/uts/cgroup namespaces and
 # in network namespace mrsk-hN. Not meant to be called by hand.
+
+# A Podman host, as Debian 12's podman 4.3 is used rootful on a server, minus systemd:
+# cgroupfs and file events (no systemd here), no pids limit and k8s-file logs (this
+# host's cgroup2 view has no controllers), storage on the host's real dir (not on an
+# overlay), the sandbox registry (plain HTTP) marked insecure, and no docker at all.
+podman_host_config() {
+  local hd=$1 m
+  while m=$(command -v docker || command -v dockerd); do rm -f "$m" || break; done
+  # Nothing enabled at boot but what is enabled on this host later (its /etc
+  # is an overlay of the machine's, whose units are not this server's).
+  rm -f /etc/systemd/system/multi-user.target.wants/*
+  mkdir -p /etc/containers "$hd/podman/storage"
+  cat >/etc/containers/containers.conf <<'EOF'
+[containers]
+pids_limit = 0
+log_driver = "k8s-file"
+# conmon stays out of a cgroup of its own (this host's cgroup2 view cannot make one)
+cgroups = "no-conmon"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+EOF
+  cat >/etc/containers/storage.conf <<EOF
+[storage]
+driver = "overlay"
+runroot = "/run/containers/storage"
+graphroot = "$hd/podman/storage"
+EOF
+  cat >/etc/containers/registries.conf <<EOF
+unqualified-search-registries = []
+
+[[registry]]
+location = "$REG"
+insecure = true
+EOF
+}
 
 host_init() {
   local i=$1 name=h$1 ip hd pub m d key
@@ -638,7 +688,8 @@ host_init() {
   mount -t tmpfs -o mode=0755 "mrsk-$name" /mnt/ov
   local ovl="/etc /var/log /var/lib"
   # A bare host (sandbox.sh bare N) has its own /usr too: it installs packages.
-  [ -z "${MRSK_SANDBOX_BARE:-}" ] || ovl="/usr $ovl"
+  # So has a Podman host: docker is removed from it.
+  [ -z "${MRSK_SANDBOX_BARE:-}${MRSK_SANDBOX_PODMAN:-}" ] || ovl="/usr $ovl"
   for d in $ovl; do # /var/lib last: /mnt must still be reachable
     key=$(echo "$d" | tr / _)
     mkdir -p "/mnt/ov/$key/u" "/mnt/ov/$key/w"
@@ -729,12 +780,14 @@ EOF
     # ($hd is root's only: apt's unprivileged download user cannot read it)
     echo 'APT::Sandbox::User "root";' >/etc/apt/apt.conf.d/99mrsk-sandbox
     printf '{"data-root": "%s", "exec-root": "%s", "insecure-registries": ["%s"]}\n' "$hd/docker" "$hd/exec" "$REG" >/etc/docker/daemon.json
+  elif [ -n "${MRSK_SANDBOX_PODMAN:-}" ]; then
+    podman_host_config "$hd"
   else
     dockerd --data-root "$hd/docker" --exec-root "$hd/exec" --pidfile /var/run/docker.pid \
       -H unix:///var/run/docker.sock --insecure-registry "$REG" >>"$hd/dockerd.log" 2>&1 </dev/null &
   fi
   /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config >>"$hd/sshd.log" 2>&1 </dev/null &
-  echo "started dockerd and sshd"
+  echo "started sshd${MRSK_SANDBOX_PODMAN:- and dockerd}"
 
   # pid 1: reap whatever is orphaned to us, forever (down SIGKILLs us from outside).
   trap '' TERM INT HUP
@@ -783,8 +836,8 @@ cmd_status() {
     if ! pid_alive "$p"; then
       echo "$name        $ip DOWN"
       rc=1
-    elif host_ready "$ip" >/dev/null 2>&1; then
-      echo "$name        $ip up (init pid $p, ssh + docker answer)"
+    elif host_ready "$ip" "$(cat "$d/runtime" 2>/dev/null || echo docker)" >/dev/null 2>&1; then
+      echo "$name        $ip up (init pid $p, ssh + $(cat "$d/runtime" 2>/dev/null || echo docker) answer)"
     else
       echo "$name        $ip init pid $p alive, but ssh/docker do not answer"
       rc=1
@@ -831,6 +884,68 @@ cmd_bare() {
   log "h$i ($ip) up without Docker"
 }
 
+# `podman N` starts one more Podman host hN on a running sandbox and adds it to the
+# env's MRSK_SANDBOX_PODMAN_HOSTS; `unbare N` stops it.
+cmd_podman() {
+  local i=${1:-} ip hd hosts phosts
+  case "$i" in '' | *[!0-9]*) die "usage: sandbox.sh podman N" ;; esac
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  [ -f "$STATE/env" ] || die "no sandbox: run sandbox.sh up first"
+  hd=$STATE/hosts/h$i ip=$(host_ip "$i")
+  [ ! -e "$hd" ] || die "h$i exists (sandbox.sh unbare $i first)"
+  PODMAN=1 start_host "$i"
+  wait_hosts "$i" "$i" podman
+  hosts=$(sed -n 's/^MRSK_SANDBOX_HOSTS=//p' "$STATE/env")
+  phosts=$(sed -n 's/^MRSK_SANDBOX_PODMAN_HOSTS=//p' "$STATE/env")
+  case ",$phosts," in *",$ip,"*) ;; *) phosts+="${phosts:+,}$ip" ;; esac
+  REG_PASSWORD=$(sed -n 's/^MRSK_SANDBOX_REGISTRY_PASSWORD=//p' "$STATE/env")
+  write_env "$hosts" "$phosts"
+  log "h$i ($ip) up with Podman"
+}
+
+# A reboot of a Podman host, short of a new kernel: its disk (/etc, /var/lib,
+# the storage graph, /root) stays; its processes, network state and /run
+# do not. Then the units a systemd would start at boot are started the way
+# systemd would: each multi-user.target unit's ExecStart, in a shell. (The
+# sandbox hosts run no systemd; this is its part, and only that.)
+cmd_reboot() {
+  local i=${1:-} p
+  case "$i" in '' | *[!0-9]*) die "usage: sandbox.sh reboot N" ;; esac
+  [ "$(cat "$STATE/hosts/h$i/runtime" 2>/dev/null)" = podman ] || die "h$i is not a Podman host (a Docker host's reboot is its dockerd's restart)"
+  p=$(host_pid "$i")
+  nsenter -t "$p" -a -- sh -s <<'EOF'
+set -u
+me=$$
+sshd=$(cat /run/sshd.pid 2>/dev/null || echo none)
+for d in /proc/[0-9]*; do
+  q=${d#/proc/}
+  case "$q" in 1 | "$me" | "$sshd") continue ;; esac
+  # the sshd listener's own children are sessions: they die too
+  kill -9 "$q" 2>/dev/null || true
+done
+sleep 0.3
+# what the kernel would drop: the containers' mounts and network namespaces,
+# the bridge and its firewall rules, everything under /run but sshd's.
+awk '$2 ~ "^/run/" || $2 ~ "/podman/storage/" {print $2}' /proc/self/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do
+  case "$l" in lo | eth0) ;; *) ip link del "$l" 2>/dev/null || true ;; esac
+done
+iptables -t nat -F; iptables -t nat -X; iptables -F; iptables -X
+find /run -mindepth 1 -maxdepth 1 ! -name sshd ! -name sshd.pid ! -name lock -exec rm -rf {} + 2>/dev/null || true
+find /dev/shm -mindepth 1 -maxdepth 1 -exec rm -rf {} + 2>/dev/null || true
+mkdir -p /run/lock
+# boot: the enabled units (symlinks in multi-user.target.wants), as systemd runs them
+for u in /etc/systemd/system/multi-user.target.wants/*.service; do
+  [ -e "$u" ] || continue
+  cmd=$(sed -n 's/^ExecStart=//p' "$u" | head -n1)
+  [ -n "$cmd" ] || continue
+  echo "boot: $(basename "$u"): $cmd"
+  (cd / && env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root sh -c "$cmd") </dev/null 2>&1 || echo "boot: $(basename "$u") failed"
+done
+EOF
+  log "h$i rebooted"
+}
+
 cmd_unbare() {
   local i=${1:-} hd p
   case "$i" in '' | *[!0-9]*) die "usage: sandbox.sh unbare N" ;; esac
@@ -844,12 +959,20 @@ cmd_unbare() {
   ip link del "mrskv$i" 2>/dev/null || true
   for p in $(awk -v d="$hd" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$p" 2>/dev/null || true; done
   rm -rf "$hd"
+  if [ -f "$STATE/env" ] && grep -q "^MRSK_SANDBOX_PODMAN_HOSTS=.*$(host_ip "$i")" "$STATE/env"; then
+    local hosts phosts ip
+    ip=$(host_ip "$i")
+    hosts=$(sed -n 's/^MRSK_SANDBOX_HOSTS=//p' "$STATE/env")
+    phosts=$(sed -n 's/^MRSK_SANDBOX_PODMAN_HOSTS=//p' "$STATE/env" | tr , '\n' | { grep -vxF "$ip" || true; } | paste -sd, -)
+    REG_PASSWORD=$(sed -n 's/^MRSK_SANDBOX_REGISTRY_PASSWORD=//p' "$STATE/env")
+    write_env "$hosts" "$phosts"
+  fi
 }
 
 # ---------------------------------------------------------------------------- main
 
 usage() {
-  sed -n '2,11p' "$SELF" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "$SELF" | sed 's/^# \{0,1\}//'
 }
 
 main() {
@@ -862,6 +985,8 @@ main() {
     exec) cmd_exec "$@" ;;
     status) cmd_status ;;
     bare) cmd_bare "$@" ;;
+    podman) cmd_podman "$@" ;;
+    reboot) cmd_reboot "$@" ;;
     unbare) cmd_unbare "$@" ;;
     __hostinit) host_init "$@" ;;
     -h | --help | help) usage ;;

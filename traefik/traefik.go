@@ -47,11 +47,12 @@ const (
 	acmeMount   = "ACME:" + acmeDir
 )
 
-// args are the docker run words for c. envFile is the secret env file's
-// path, used when c has secrets. resolver says this host's Traefik orders
-// the ACME certificate (config.TLSPrimary).
-func args(c config.Traefik, envFile string, resolver bool) []string {
-	words := []string{"docker", "run", "--detach", "--restart", "unless-stopped", "--name", Name, "--network", container.Network}
+// args are the run words for c on runtime r. envFile is the secret env
+// file's path, used when c has secrets. resolver says this host's Traefik
+// orders the ACME certificate (config.TLSPrimary). Traefik reads routes
+// from files only, on either runtime: no engine socket is mounted.
+func args(r container.Runtime, c config.Traefik, envFile string, resolver bool) []string {
+	words := []string{r.Bin(), "run", "--detach", "--restart", "unless-stopped", "--name", Name, "--network", container.Network}
 	if c.Publishes() { // traefik.publish: false publishes nothing
 		words = append(words, "--publish", fmt.Sprintf("%d:80", c.HostPort))
 	}
@@ -73,7 +74,7 @@ func args(c config.Traefik, envFile string, resolver bool) []string {
 		words = append(words, "--label", k+"="+c.Labels[k])
 	}
 	words = append(words, container.OptionArgs(c.Options)...)
-	words = append(words, c.Image,
+	words = append(words, r.Qualify(c.Image),
 		"--entrypoints.web.address=:80",
 		"--entrypoints.traefik.address=:"+APIPort,
 		"--providers.file.directory=/etc/traefik/dynamic",
@@ -139,12 +140,12 @@ type Mounts struct {
 	ACME   string // the directory of acme.json (resolver host only)
 }
 
-// Command is the docker run line for Traefik, and the hash of its
+// Command is the run line for Traefik on runtime r, and the hash of its
 // configuration; the hash, as a label, tells whether a running Traefik has
 // the configuration we want. Secret values are not in it: their change is
 // seen by comparing env files on the host.
-func Command(c config.Traefik, m Mounts, envFile string, resolver bool) (line, hash string) {
-	words := args(c, envFile, resolver)
+func Command(r container.Runtime, c config.Traefik, m Mounts, envFile string, resolver bool) (line, hash string) {
+	words := args(r, c, envFile, resolver)
 	sum := sha256.Sum256([]byte(strings.Join(words, "\x00")))
 	hash = hex.EncodeToString(sum[:6])
 	var out []string
@@ -173,8 +174,13 @@ func Command(c config.Traefik, m Mounts, envFile string, resolver bool) (line, h
 // unchanged file is left as it is: a rewrite would make Traefik reload.
 // tmp is where the new content is compared, outside the directory Traefik
 // watches, so an unchanged file makes no event there at all.
-func APIRouteScript(file, tmp string) string {
-	return `gw=$(docker network inspect -f '{{range .IPAM.Config}}{{.Gateway}} {{end}}' ` + container.Network + `) && ` +
+func APIRouteScript(r container.Runtime, file, tmp string) string {
+	// Podman's network inspect (netavark) lists subnets, not IPAM.
+	gateways := `{{range .IPAM.Config}}{{.Gateway}} {{end}}`
+	if r == container.Podman {
+		gateways = `{{range .Subnets}}{{.Gateway}} {{end}}`
+	}
+	return `gw=$(` + r.Bin() + ` network inspect -f '` + gateways + `' ` + container.Network + `) && ` +
 		`ranges=$(for g in $gw; do printf '"%s/32", ' "$g"; done) && ` +
 		`printf 'http:\n  routers:\n    mrsk_internal_api:\n      rule: "PathPrefix(%s/api%s)"\n      entryPoints: ["traefik"]\n      service: api@internal\n      middlewares: ["mrsk_internal_api_local"]\n    mrsk_internal_metrics:\n      rule: "Path(%s/metrics%s)"\n      entryPoints: ["traefik"]\n      service: prometheus@internal\n      middlewares: ["mrsk_internal_api_local"]\n  middlewares:\n    mrsk_internal_api_local:\n      ipAllowList:\n        sourceRange: [%s]\n' '` + "`" + `' '` + "`" + `' '` + "`" + `' '` + "`" + `' "${ranges%, }" > ` + tmp + ` && ` +
 		`{ cmp -s ` + tmp + ` ` + file + ` && rm -f ` + tmp + ` || mv ` + tmp + ` ` + file + `; }`

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,20 +94,28 @@ func resetSandbox(root string, _ func(string) string) error {
 	if err != nil {
 		return err
 	}
-	var hosts []string
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "MRSK_SANDBOX_HOSTS="); ok {
-			hosts = strings.Split(strings.TrimSpace(v), ",")
+		k, v, _ := strings.Cut(line, "=")
+		runtime := map[string]string{"MRSK_SANDBOX_HOSTS": "docker", "MRSK_SANDBOX_PODMAN_HOSTS": "podman"}[k]
+		if runtime == "" || strings.TrimSpace(v) == "" {
+			continue
 		}
-	}
-	for i := range hosts {
-		cmd := exec.Command(filepath.Join(root, "sandbox", "sandbox.sh"), "exec", fmt.Sprint(i+1), "sh", "-c",
-			`ids=$(docker ps -aq); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /root/.mrsk`)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("reset sandbox host %d: %v\n%s", i+1, err, out)
+		for _, ip := range strings.Split(strings.TrimSpace(v), ",") {
+			n := sandboxHostNumber(ip)
+			cmd := exec.Command(filepath.Join(root, "sandbox", "sandbox.sh"), "exec", n, "sh", "-c",
+				`ids=$(`+runtime+` ps -aq); [ -z "$ids" ] || `+runtime+` rm -f $ids >/dev/null; rm -rf /root/.mrsk`)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("reset sandbox host %s (%s): %v\n%s", n, ip, err, out)
+			}
 		}
 	}
 	return nil
+}
+
+// sandboxHostNumber is N of sandbox host hN at 10.77.0.(10+N).
+func sandboxHostNumber(ip string) string {
+	n, _ := strconv.Atoi(ip[strings.LastIndexByte(ip, '.')+1:])
+	return strconv.Itoa(n - 10)
 }
 
 // lockFile takes an exclusive flock on path, waiting for it.
@@ -158,6 +167,13 @@ func setup(root string) func(*testscript.Env) error {
 			for i, h := range hosts {
 				e.Setenv(fmt.Sprintf("H%d", i+1), h)
 				e.Setenv(fmt.Sprintf("SANDBOX_HOST_%d", i+1), h)
+			}
+			// Podman hosts: P1, P2... and PN1... their sandbox numbers.
+			if ph := e.Getenv("MRSK_SANDBOX_PODMAN_HOSTS"); ph != "" {
+				for i, h := range strings.Split(ph, ",") {
+					e.Setenv(fmt.Sprintf("P%d", i+1), h)
+					e.Setenv(fmt.Sprintf("PN%d", i+1), sandboxHostNumber(h))
+				}
 			}
 		}
 		return nil

@@ -1,0 +1,127 @@
+package container
+
+import (
+	"errors"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPodmanCommands(t *testing.T) {
+	f := Filter{Service: "hey", Role: "web"}
+	for _, tc := range []struct{ name, got, want string }{
+		{"ps", Podman.Ps(f, false), `podman ps --filter label=service=hey --filter label=destination= --filter label=role=web --format '{{.ID}}|{{.Names}}|{{.ListContainer.State}}|{{index .Labels "version"}}|{{index .Labels "role"}}|{{.Image}}|{{.CreatedAt}}' --no-trunc`},
+		{"pull qualifies", Podman.Pull("redis:7"), "podman pull --quiet docker.io/library/redis:7"},
+		{"docker pull as given", Docker.Pull("redis:7"), "docker pull --quiet redis:7"},
+		{"pull from mrsk's loopback registry", Podman.PullAs("127.0.0.1:4000/app:v1", "localhost/app:v1"),
+			"podman pull --quiet --tls-verify=false 127.0.0.1:4000/app:v1 && podman tag 127.0.0.1:4000/app:v1 localhost/app:v1; rc=$?; podman rmi 127.0.0.1:4000/app:v1 >/dev/null 2>&1; exit $rc"},
+		{"network", Podman.EnsureNetwork(), "{ podman network inspect mrsk >/dev/null 2>&1 || podman network create mrsk >/dev/null; }"},
+		{"stop keeps the boot list", Podman.Stop(10, []string{"a"}), `{ { podman stop -t 10 a >/dev/null; }; mrsk_rc=$?; ` + bootSnapshot + `; (exit $mrsk_rc); }`},
+		{"docker stop unchanged", Docker.Stop(10, []string{"a"}), "docker stop -t 10 a >/dev/null"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestQualify(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis:7":                     "docker.io/library/redis:7",
+		"bitnami/redis:7":             "docker.io/bitnami/redis:7",
+		"ghcr.io/me/app:v1":           "ghcr.io/me/app:v1",
+		"10.77.0.1:5000/traefik:v3.6": "10.77.0.1:5000/traefik:v3.6",
+		"localhost/app:v1":            "localhost/app:v1",
+		"reg:5000/app":                "reg:5000/app",
+		"docker.io/library/redis":     "docker.io/library/redis",
+	} {
+		if got := Podman.Qualify(in); got != want {
+			t.Errorf("Podman.Qualify(%q) = %q, want %q", in, got, want)
+		}
+		if got := Docker.Qualify(in); got != in {
+			t.Errorf("Docker.Qualify(%q) = %q, want it unchanged", in, got)
+		}
+	}
+}
+
+func TestTranslate(t *testing.T) {
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"ps", "--format", `{{.ID}}|{{.State}}|{{.Status}}|{{.Label "role"}}`}, []string{"ps", "--format", `{{.ID}}|{{.ListContainer.State}}|{{.Status}}|{{index .Labels "role"}}`}},
+		{[]string{"container", "ls", "--format={{.State}}"}, []string{"container", "ls", "--format={{.ListContainer.State}}"}},
+		{[]string{"inspect", "--format", "{{.State.Running}}", "x"}, []string{"inspect", "--format", "{{.State.Running}}", "x"}},
+		{[]string{"logs", "--tail", "10", "x"}, []string{"logs", "--tail", "10", "x"}},
+	} {
+		if got := Podman.Translate(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("Podman.Translate(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if got := Docker.Translate(tc.in); !slices.Equal(got, tc.in) {
+			t.Errorf("Docker.Translate(%q) = %q", tc.in, got)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{{[]string{"start", "traefik"}, true}, {[]string{"container", "rm", "x"}, true}, {[]string{"ps"}, false}, {[]string{"logs", "x"}, false}, {nil, false}} {
+		if got := Changes(c.args); got != c.want {
+			t.Errorf("Changes(%q) = %v", c.args, got)
+		}
+	}
+}
+
+func TestParsePsNewestFirst(t *testing.T) {
+	// podman lists oldest first, with fractional seconds
+	out := "a|app-web-v1|exited|v1|web|img:v1|2026-11-30 06:48:57.732144819 +0000 UTC\n" +
+		"b|app-web-v2|running|v2|web|img:v2|2026-11-30 06:48:59.742330439 +0000 UTC\n"
+	got := ParsePs(out)
+	if len(got) != 2 || got[0].ID != "b" || got[1].ID != "a" {
+		t.Errorf("ParsePs = %+v, want b then a", got)
+	}
+	// docker: same second, docker's own order kept
+	out = "new|n|running|v2|web|i|2026-11-26 12:00:00 +0000 UTC\nold|o|exited|v1|web|i|2026-11-26 12:00:00 +0000 UTC\n"
+	if got := ParsePs(out); got[0].ID != "new" {
+		t.Errorf("ParsePs (ties) = %+v", got)
+	}
+	if !parseTime("2026-11-30T06:48:57.732144819Z").Equal(time.Date(2026, 11, 30, 6, 48, 57, 732144819, time.UTC)) {
+		t.Error("parseTime RFC 3339")
+	}
+}
+
+// TestChangedKeepsStatus runs Changed's wrapping in sh: the line's exit
+// status survives the boot list's update, which must not abort a chain.
+func TestChangedKeepsStatus(t *testing.T) {
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh")
+	}
+	for _, tc := range []struct {
+		line string
+		code int
+	}{{"true", 0}, {"exit 3", 3}, {"false", 1}} {
+		// podman is not there: the update fails quietly
+		script := "PATH=/nonexistent; HOME=" + t.TempDir() + "; " + Podman.Changed(strings.Replace(tc.line, "exit", "(exit", 1)+strings.Repeat(")", strings.Count(tc.line, "exit"))) + " && echo ok"
+		out, err := exec.Command("/bin/sh", "-c", script).Output()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		if code != tc.code || (tc.code == 0) != (strings.TrimSpace(string(out)) == "ok") {
+			t.Errorf("Changed(%q): exit %d, out %q; want exit %d", tc.line, code, out, tc.code)
+		}
+	}
+}
+
+func TestPreflightParse(t *testing.T) {
+	if i := ParsePreflight("noise\nMRSK_RUNTIME podman 4.3.1 systemd=no\n"); i.Version != "4.3.1" || !i.NoSystemd {
+		t.Errorf("podman: %+v", i)
+	}
+	if i := ParsePreflight("MRSK_RUNTIME docker 20.10.24\n"); i.Version != "20.10.24" || i.NoSystemd {
+		t.Errorf("docker: %+v", i)
+	}
+	for code, want := range map[int]string{127: "podman is not installed on h1", 126: "rootless as deploy", 125: "does not answer: boom"} {
+		if err := Podman.PreflightError("h1", "deploy", code, "boom\n"); !strings.Contains(err.Error(), want) {
+			t.Errorf("PreflightError(%d) = %v, want %q in it", code, err, want)
+		}
+	}
+}
