@@ -205,3 +205,12 @@ func (rt *Runtime) sshUser(host string) string {
 	}
 	return rt.Config.SSH.User
 }
+
+// host_runtime(host) is host's container runtime: "docker" or "podman".
+func bHostRuntime(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var host string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host); err != nil {
+		return nil, err
+	}
+	return starlark.String(rt.engine(host).Bin()), nil
+}

@@ -34,7 +34,7 @@ func entries() []entry {
 		{doc("local_run", `local_run(cmd, stdin=None, stream=True, check=True, env={})`, "Runs a command on this machine, in the project directory.", "hosts"), bLocalRun},
 		{doc("upload", `upload(host, path, content, mode="0644")`, "Writes a file on host atomically; the content travels on stdin.", "hosts"), bUpload},
 		{doc("ssh_interactive", `ssh_interactive(host, cmd)`, "Runs cmd (shell syntax) on host with this machine's terminal, through the system's ssh client; returns its exit code.", "hosts"), bSSHInteractive},
-		{doc("runtime_install", `runtime_install(host)`, "Installs Docker on host from its package manager (apt: docker.io, dnf on Fedora: moby-engine; as root or through sudo) unless it is there; returns \"present\" or \"installed\". Refuses, naming the OS, where it cannot.", "hosts"), bRuntimeInstall},
+		{doc("runtime_install", `runtime_install(host)`, "Installs host's runtime from its package manager unless it is there: Docker (apt: docker.io, dnf on Fedora: moby-engine; as root or through sudo), or Podman with runtime: podman (apt or dnf: podman; as root); returns \"present\" or \"installed\". Refuses, naming the OS, where it cannot.", "hosts"), bRuntimeInstall},
 		// registry and images
 		{doc("docker_login", `docker_login(host="")`, "Logs in to the registry on host, or on this machine; the password goes on stdin.", "registry and images"), bDockerLogin},
 		{doc("docker_logout", `docker_logout(host="")`, "Logs out of the registry on host, or on this machine.", "registry and images"), bDockerLogout},
@@ -72,6 +72,7 @@ func entries() []entry {
 		{doc("lock", `lock(action, message="", hold=False, reads=[])`, "The deploy lock on the primary host: acquire (held until the flow ends unless hold=True), release, or status. reads (\"image\", \"containers\", \"traefik\") are read there in acquire's round trip, for docker_pull(if_absent=True), docker_ps and the route's confirmation.", "lock, audit and state"), bLock},
 		{doc("audit", `audit(message, hosts=ctx.hosts, unlock=False)`, "Appends `time [performer] message` to the audit log of each host; unlock=True also releases the deploy lock in the primary host's same command (after background stops; even when the append fails).", "lock, audit and state"), bAudit},
 		{doc("audit_show", `audit_show(host, lines=50)`, "Returns the last lines of host's audit log.", "lock, audit and state"), bAuditShow},
+		{doc("host_runtime", `host_runtime(host)`, "The container runtime of host, \"docker\" or \"podman\" (config runtime keys): the docker_* builtins already run it; for a project's own steps.", "hosts"), bHostRuntime},
 		{doc("remove_state", `remove_state(host, traefik=False)`, "Deletes every file mrsk keeps on host for this service (and Traefik's, with traefik=True).", "lock, audit and state"), bRemoveState},
 	}
 }

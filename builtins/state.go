@@ -7,6 +7,7 @@ import (
 
 	"go.starlark.net/starlark"
 
+	"github.com/mrsk-go/mrsk/container"
 	"github.com/mrsk-go/mrsk/executor"
 )
 
@@ -40,8 +41,12 @@ func bRemoveState(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "traefik?", &traefik); err != nil {
 		return nil, err
 	}
-	line := "rm -rf " + strings.Join(rt.stateFiles(traefik), " ") +
-		"; find " + stateDir + " -mindepth 1 -depth -type d -empty -delete 2>/dev/null; true"
+	line := "rm -rf " + strings.Join(rt.stateFiles(traefik), " ")
+	if e := rt.engine(host); traefik && e == container.Podman {
+		// The boot unit goes with the last container it would start.
+		line += "; " + e.BootCleanup()
+	}
+	line += "; find " + stateDir + " -mindepth 1 -depth -type d -empty -delete 2>/dev/null; true"
 	if _, err := rt.run(t, executor.Command{Host: host, Line: line}); err != nil {
 		return nil, fmt.Errorf("remove mrsk's files on %s: %w", host, err)
 	}

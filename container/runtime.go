@@ -252,3 +252,12 @@ func PodmanPsTemplate(t string) string {
 
 // stateRE matches the field .State, not .StateX or .Status.
 var stateRE = regexp.MustCompile(`\.State(\W|$)`)
+
+// BootCleanup removes BootUnit, BootScript and BootFile when BootFile
+// lists no container any more (the host's last service was removed);
+// another service's containers keep them.
+func (r Runtime) BootCleanup() string {
+	return `if [ ! -s "$HOME"/` + BootFile + ` ]; then ` +
+		`{ ! command -v systemctl >/dev/null 2>&1 || systemctl disable ` + BootUnit + ` >/dev/null 2>&1; }; ` +
+		`rm -f /etc/systemd/system/` + BootUnit + ` "$HOME"/` + BootScript + ` "$HOME"/` + BootFile + `; fi`
+}
