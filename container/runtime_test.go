@@ -2,7 +2,9 @@ package container
 
 import (
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -123,5 +125,50 @@ func TestPreflightParse(t *testing.T) {
 		if err := Podman.PreflightError("h1", "deploy", code, "boom\n"); !strings.Contains(err.Error(), want) {
 			t.Errorf("PreflightError(%d) = %v, want %q in it", code, err, want)
 		}
+	}
+}
+
+// TestBootScript runs the boot script with a stand-in podman: the
+// containers of the list are started, and route files get the addresses
+// the reboot gave, even when two containers traded addresses.
+func TestBootScript(t *testing.T) {
+	home := t.TempDir()
+	bin := t.TempDir()
+	fake := `#!/bin/sh
+case "$1" in
+start) shift; echo "$@" >>"$HOME/started" ;;
+inspect) shift 3
+  for n in "$@"; do
+    case "$n" in a) ip=10.89.0.4 ;; b) ip=10.89.0.3 ;; *) exit 1 ;; esac
+    if [ $# -gt 1 ]; then echo "$n $ip"; else echo "$ip"; fi
+  done ;;
+esac
+`
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(bin, "podman"), []byte(fake), 0o755))
+	must(os.MkdirAll(filepath.Join(home, RoutesDir), 0o755))
+	must(os.WriteFile(filepath.Join(home, BootFile), []byte("a 10.89.0.3\nb 10.89.0.4\ntraefik\n"), 0o644))
+	route := "servers:\n  - url: http://10.89.0.3:3000\n  - url: http://10.89.0.4:3000\n  - url: http://10.89.0.30:3000\n"
+	must(os.WriteFile(filepath.Join(home, RoutesDir, "app.yml"), []byte(route), 0o644))
+	script := strings.ReplaceAll(bootScript, "@HOME@", home)
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + home}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("boot script: %v\n%s", err, out)
+	}
+	started, _ := os.ReadFile(filepath.Join(home, "started"))
+	if strings.TrimSpace(string(started)) != "a b traefik" {
+		t.Errorf("started %q", started)
+	}
+	got, _ := os.ReadFile(filepath.Join(home, RoutesDir, "app.yml"))
+	want := "servers:\n  - url: http://10.89.0.4:3000\n  - url: http://10.89.0.3:3000\n  - url: http://10.89.0.30:3000\n"
+	if string(got) != want {
+		t.Errorf("route after boot:\n%s\nwant\n%s", got, want)
 	}
 }
