@@ -61,7 +61,7 @@ const RoutesDir = ".mrsk/traefik/dynamic"
 // two roles' commands may change one host at once).
 const bootSnapshot = `mkdir -p "$HOME"/.mrsk && { ids=$(podman ps -q --filter restart-policy=unless-stopped) && ` +
 	`{ [ -z "$ids" ] || podman inspect -f '{{.Name}} {{with index .NetworkSettings.Networks "` + Network + `"}}{{.IPAddress}}{{end}}' $ids; }; } >"$HOME"/` +
-	BootFile + `.tmp.$$ 2>/dev/null && mv -f "$HOME"/` + BootFile + `.tmp.$$ "$HOME"/` + BootFile
+	BootFile + `.tmp.$$ 2>/dev/null && mv -f "$HOME"/` + BootFile + `.tmp.$$ "$HOME"/` + BootFile + ` || rm -f "$HOME"/` + BootFile + `.tmp.$$`
 
 // Changed wraps a line that starts, stops or removes containers. On
 // Podman the running set is written to BootFile after it, whatever its
