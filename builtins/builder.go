@@ -241,6 +241,19 @@ func (rt *Runtime) archWarning(t *starlark.Thread, buildArch string) {
 // cannot build.
 func (rt *Runtime) checkBuilder() error {
 	bc := rt.Config.Builder
+	if rt.engine("") == container.Podman {
+		// Podman builds here for this machine's arch: buildx's engines,
+		// arches and cache have nothing to run on.
+		keys := []struct {
+			name string
+			set  bool
+		}{{"builder.remote", bc.Remote != nil}, {"builder.local", bc.Local != nil}, {"builder.cache", len(bc.Cache) > 0}}
+		for _, k := range keys {
+			if k.set {
+				return fmt.Errorf("build: %s (in %s) needs docker buildx, and this machine builds with podman (builder.runtime): remove it, or build with docker", k.name, rt.Config.File)
+			}
+		}
+	}
 	if bc.Remote != nil && bc.Remote.Host == "" {
 		return fmt.Errorf("build: builder.remote in %s has no host: set host to the Docker engine to build on (ssh://user@host)", rt.Config.File)
 	}
