@@ -290,12 +290,12 @@ func (rt *Runtime) awaitFile(ctx context.Context, host, key string, content []by
 
 // restoreToLine fences off this run's writes of key and writes content as
 // the route (an undo that must not put back a backup: see routeCanary),
-// printing the route as it then is.
-func (rt *Runtime) restoreToLine(key, content string) string {
+// then the restore's mark gen, printing the route as it then is.
+func (rt *Runtime) restoreToLine(key, content, gen string) string {
 	p := rt.routePaths(key)
-	return fmt.Sprintf("mkdir -p %s %s && { flock 9 && : > %s && rm -f %s && umask 022 && printf '%%s' %s > %s && mv %s %s; } 9>%s && cat %s",
+	return fmt.Sprintf("mkdir -p %s %s && { flock 9 && : > %s && rm -f %s && umask 022 && printf '%%s' %s > %s && mv %s %s && %s; } 9>%s && cat %s",
 		quote(prevDir), quote(routeDir), quote(p.fence), quote(p.tmp),
-		quote(content), quote(p.tmp+".undo"), quote(p.tmp+".undo"), quote(p.route), quote(p.lock), quote(p.route))
+		quote(content), quote(p.tmp+".undo"), quote(p.tmp+".undo"), quote(p.route), markScript(p, key, gen), quote(p.lock), quote(p.route))
 }
 
 // traefik_metrics(host, label="") reads Traefik's Prometheus metrics on

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/mrsk-go/mrsk/traefik"
 	"github.com/mrsk-go/mrsk/traefik/dynamic"
 )
 
@@ -43,9 +44,12 @@ func TestCanaryRestoreTo(t *testing.T) {
 	if sp, ok := dynamic.ReadSplit([]byte(readRoute(t, home, key)), key); !ok || sp.Weight != 50 {
 		t.Fatalf("route after the steps: %+v %v", sp, ok)
 	}
-	out, err := sh(t, home, rt.restoreToLine(key, oldRoute), "")
+	out, err := sh(t, home, rt.restoreToLine(key, oldRoute, "run1.1"), "")
 	if err != nil {
 		t.Fatalf("restore: %v\n%s", err, out)
+	}
+	if got := readMark(t, home, key); got != traefik.MarkContent(key, "run1.1") {
+		t.Fatalf("mark after restore: %q", got)
 	}
 	if out != oldRoute || readRoute(t, home, key) != oldRoute {
 		t.Fatalf("restored route:\n%s\nwant\n%s", readRoute(t, home, key), oldRoute)

@@ -68,6 +68,7 @@ type Runtime struct {
 	switches    map[string]*hostSwitch // containers on their way into service, by newKey
 	unconfirmed []string               // hosts left with both containers running (switch.go)
 	runID       string                 // names this run's files on hosts (route backups)
+	marks       int                    // restore marks written by this run (markGen)
 	step        string                 // the title of the step running now
 	events      []Event
 	spans       []timeline.Span       // phases, for --timings (phases.go)

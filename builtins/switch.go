@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mrsk-go/mrsk/executor"
+	"github.com/mrsk-go/mrsk/traefik"
 	"github.com/mrsk-go/mrsk/traefik/dynamic"
 )
 
@@ -146,7 +147,8 @@ func (rt *Runtime) undoSwitch(ctx context.Context, sw *hostSwitch) error {
 		sw.mu.Lock()
 		target := sw.restore
 		sw.mu.Unlock()
-		content, err := rt.restoreRoute(ctx, sw.host, key, target)
+		gen := rt.markGen()
+		content, err := rt.restoreRoute(ctx, sw.host, key, gen, target)
 		urls := dynamic.ServerURLs([]byte(content))
 		if err != nil {
 			rt.Out.Always(sw.host, fmt.Sprintf("UNCONFIRMED: kept %s running: the route %s could not be put back (%v)", sw.name, key, err))
@@ -154,9 +156,14 @@ func (rt *Runtime) undoSwitch(ctx context.Context, sw *hostSwitch) error {
 			return nil
 		}
 		cctx, cancel := context.WithTimeout(ctx, reconfirmFor)
-		// The servers alone: the previous route's routers were confirmed
-		// (or not) when it was written.
-		err = rt.awaitFile(cctx, sw.host, key, []byte(content))
+		// The mark first: the servers alone may be what Traefik showed
+		// before the write being undone, not the restore. Then the
+		// servers alone: the previous route's routers were confirmed (or
+		// not) when it was written.
+		err = rt.awaitMark(cctx, sw.host, key, gen)
+		if err == nil {
+			err = rt.awaitFile(cctx, sw.host, key, []byte(content))
+		}
 		cancel()
 		if err != nil {
 			rt.Out.Always(sw.host, fmt.Sprintf("UNCONFIRMED: kept %s running: the route %s was put back to %s, but Traefik did not confirm it (%v)", sw.name, key, describeServers(urls), err))
@@ -169,6 +176,43 @@ func (rt *Runtime) undoSwitch(ctx context.Context, sw *hostSwitch) error {
 		return rt.undoContainer(ctx, sw, rt.Config.StopWaitTime)
 	default:
 		return rt.undoContainer(ctx, sw, 0)
+	}
+}
+
+// markGen is a new value for a restore's mark: unique to this run and,
+// within it, to the restore.
+func (rt *Runtime) markGen() string {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.marks++
+	return fmt.Sprintf("%s.%d", rt.runID, rt.marks)
+}
+
+// awaitMark polls Traefik's API on host until key's restore mark is gen
+// (Traefik has applied a reading of the route directory taken after the
+// restore), or ctx ends.
+func (rt *Runtime) awaitMark(ctx context.Context, host, key, gen string) error {
+	client := rt.httpClient(host)
+	last := "no mark"
+	for {
+		ip, err := rt.traefikIPCtx(ctx, host)
+		if err == nil {
+			var got string
+			if got, err = traefik.Mark(ctx, client, ip, key); err == nil {
+				if got == gen {
+					return nil
+				}
+				last = fmt.Sprintf("mark %q, not yet %q", got, gen)
+			}
+		}
+		if err != nil {
+			last = err.Error()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("last seen: %s", last)
+		case <-time.After(pollEvery):
+		}
 	}
 }
 
@@ -236,7 +280,7 @@ func (rt *Runtime) Unconfirmed() []string {
 const prevDir = stateDir + "/traefik/previous"
 
 type routePaths struct {
-	route, tmp, lock, backup, absent, fence, all string
+	route, tmp, lock, backup, absent, fence, mark, markTmp, all string
 }
 
 func (rt *Runtime) routePaths(key string) routePaths {
@@ -253,7 +297,11 @@ func (rt *Runtime) routePaths(key string) routePaths {
 		backup: base + ".yml",
 		absent: base + ".absent",
 		fence:  base + ".fence",
-		all:    quote(path.Join(prevDir, key)) + ".*",
+		// The restore's mark (traefik.MarkContent): beside the route,
+		// written after it.
+		mark:    path.Join(routeDir, traefik.MarkFile(key)),
+		markTmp: base + ".mark",
+		all:     quote(path.Join(prevDir, key)) + ".*",
 	}
 }
 
@@ -278,24 +326,31 @@ func (rt *Runtime) routeWriteScript(key, word string) string {
 }
 
 // restoreLine fences off this run's write of key, puts the previous route
-// back (or removes the route when there was none), and prints the route
-// file as it then is.
-func (rt *Runtime) restoreLine(key string) string {
+// back (or removes the route when there was none), writes the restore's
+// mark gen, and prints the route file as it then is.
+func (rt *Runtime) restoreLine(key, gen string) string {
 	p := rt.routePaths(key)
-	return fmt.Sprintf("mkdir -p %s && { flock 9 && : > %s && rm -f %s && if [ -e %s ]; then mv %s %s; elif [ -e %s ]; then rm -f %s %s; fi; } 9>%s && { cat %s 2>/dev/null || true; }",
-		quote(prevDir), quote(p.fence), quote(p.tmp),
+	return fmt.Sprintf("mkdir -p %s %s && { flock 9 && : > %s && rm -f %s && if [ -e %s ]; then mv %s %s; elif [ -e %s ]; then rm -f %s %s; fi && %s; } 9>%s && { cat %s 2>/dev/null || true; }",
+		quote(prevDir), quote(routeDir), quote(p.fence), quote(p.tmp),
 		quote(p.backup), quote(p.backup), quote(p.route),
-		quote(p.absent), quote(p.route), quote(p.absent), quote(p.lock), quote(p.route))
+		quote(p.absent), quote(p.route), quote(p.absent), markScript(p, key, gen), quote(p.lock), quote(p.route))
 }
 
-// restoreRoute puts key's previous route back (or target, when set) and
-// returns the route file as it then is.
-func (rt *Runtime) restoreRoute(ctx context.Context, host, key string, target *routeTarget) (string, error) {
+// markScript writes key's restore mark gen, after the route (see
+// traefik.MarkContent), under the route's lock.
+func markScript(p routePaths, key, gen string) string {
+	return fmt.Sprintf("umask 022 && printf '%%s' %s > %s && mv %s %s",
+		quote(traefik.MarkContent(key, gen)), quote(p.markTmp), quote(p.markTmp), quote(p.mark))
+}
+
+// restoreRoute puts key's previous route back (or target, when set), with
+// the mark gen after it, and returns the route file as it then is.
+func (rt *Runtime) restoreRoute(ctx context.Context, host, key, gen string, target *routeTarget) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, restoreTimeout)
 	defer cancel()
-	line := rt.restoreLine(key)
+	line := rt.restoreLine(key, gen)
 	if target != nil {
-		line = rt.restoreToLine(key, target.content)
+		line = rt.restoreToLine(key, target.content, gen)
 	}
 	res, err := rt.Exec.Run(ctx, executor.Command{Host: host, Line: line})
 	if err != nil {

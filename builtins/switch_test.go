@@ -54,6 +54,15 @@ func readRoute(t *testing.T, home, key string) string {
 	return string(b)
 }
 
+func readMark(t *testing.T, home, key string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(home, routeDir, traefik.MarkFile(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // The route write and its restore, run by a real shell: every order in
 // which an interrupted write and the restore can meet ends with the route
 // the host had before.
@@ -97,7 +106,7 @@ func TestRouteWriteRestore(t *testing.T) {
 					t.Fatalf("after write: route is %q", got)
 				}
 			}
-			out, err := sh(t, home, rt.restoreLine(key), "")
+			out, err := sh(t, home, rt.restoreLine(key, "run1.1"), "")
 			if err != nil {
 				t.Fatalf("restore: %v\n%s", err, out)
 			}
@@ -112,10 +121,15 @@ func TestRouteWriteRestore(t *testing.T) {
 			if got := dynamic.ServerURLs([]byte(out)); !traefik.SameServers(got, tc.wantURLs) {
 				t.Errorf("restore reported servers %v, want %v", got, tc.wantURLs)
 			}
-			// Nothing Traefik would load is left beside the route.
+			// The restore's mark is there, after the route, whatever the
+			// write did.
+			if got := readMark(t, home, key); got != traefik.MarkContent(key, "run1.1") {
+				t.Errorf("mark after restore: %q", got)
+			}
+			// Nothing else Traefik would load is left beside the route.
 			entries, _ := os.ReadDir(filepath.Join(home, routeDir))
 			for _, e := range entries {
-				if n := e.Name(); n != key+".yml" && strings.HasSuffix(n, ".yml") {
+				if n := e.Name(); n != key+".yml" && n != traefik.MarkFile(key) && strings.HasSuffix(n, ".yml") {
 					t.Errorf("stray file in the route directory: %s", n)
 				}
 			}
@@ -143,7 +157,7 @@ func TestRouteBackupIsPerRun(t *testing.T) {
 	rt := testRuntime("c")
 	// Run c was cut off before its write reached the host: its restore
 	// must leave r2 (not put back r1 from run b's backup).
-	if _, err := sh(t, home, rt.restoreLine(key), ""); err != nil {
+	if _, err := sh(t, home, rt.restoreLine(key, "c.1"), ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := readRoute(t, home, key); got != r2 {
@@ -152,7 +166,7 @@ func TestRouteBackupIsPerRun(t *testing.T) {
 	if out, err := sh(t, home, testRuntime("d").routeWriteLine(key, r3), ""); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if _, err := sh(t, home, testRuntime("d").restoreLine(key), ""); err != nil {
+	if _, err := sh(t, home, testRuntime("d").restoreLine(key, "d.1"), ""); err != nil {
 		t.Fatal(err)
 	}
 	if got := readRoute(t, home, key); got != r2 {

@@ -358,13 +358,15 @@ func (rt *Runtime) traefikIPCtx(ctx context.Context, host string) (string, error
 	return ip, nil
 }
 
-// traefik_unroute(host, role) removes role's route on host.
+// traefik_unroute(host, role) removes role's route on host (and the mark
+// of an earlier restore of it).
 func bTraefikUnroute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var host, role string
 	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "host", &host, "role", &role); err != nil {
 		return nil, err
 	}
-	if _, err := rt.run(t, executor.Command{Host: host, Line: join("rm", "-f", rt.routeFile(role))}); err != nil {
+	mark := path.Join(routeDir, traefik.MarkFile(rt.roleKey(role)))
+	if _, err := rt.run(t, executor.Command{Host: host, Line: join("rm", "-f", rt.routeFile(role), mark)}); err != nil {
 		return nil, err
 	}
 	return starlark.None, nil

@@ -17,9 +17,10 @@ package main
 //	[!] fault wait NAME              wait for NAME (at most 2 minutes); its output
 //	                                 becomes the command's stdout and stderr; ! expects
 //	                                 a non-zero exit. Prints how long NAME ran.
-//	fault until N [-timeout DUR] SHELL
+//	fault until N[,N...] [-timeout DUR] SHELL
 //	                                 run SHELL (sh -c) in sandbox host N every 100ms
-//	                                 until it exits 0.
+//	                                 until it exits 0; several hosts are polled at
+//	                                 once, each until it held there.
 //	fault dockerd kill|term|freeze|thaw|start N
 //	                                 SIGKILL (a crash), SIGTERM (an orderly stop:
 //	                                 dockerd then stops every container), SIGSTOP (a
@@ -385,16 +386,37 @@ func faultUntil(ts *testscript.TestScript, root string, args []string) {
 		args = append(args[:1:1], args[3:]...)
 	}
 	if len(args) != 2 {
-		ts.Fatalf("usage: fault until N [-timeout DUR] SHELL")
+		ts.Fatalf("usage: fault until N[,N...] [-timeout DUR] SHELL")
 	}
-	// One shell in the host polls: one nsenter, not one per try.
+	// One shell in each host polls: one nsenter, not one per try. Hosts
+	// are polled at once: a condition that holds for a moment on one
+	// host (a stop) can come and go while another is still polled.
 	tries := int(timeout / (100 * time.Millisecond))
 	script := fmt.Sprintf(`i=0; while [ $i -lt %d ]; do if ( %s ) >/dev/null 2>&1; then exit 0; fi; i=$((i+1)); sleep 0.1; done; exit 1`, tries, args[1])
 	start := time.Now()
-	if out, err := inHost(root, args[0], script); err != nil {
-		ts.Fatalf("fault: host %s: %q did not hold within %s: %v\n%s", args[0], args[1], timeout, err, out)
+	hosts := strings.Split(args[0], ",")
+	type result struct {
+		out   string
+		err   error
+		after time.Duration
 	}
-	ts.Logf("host %s: %q held after %.1fs", args[0], args[1], time.Since(start).Seconds())
+	results := make([]result, len(hosts))
+	var wg sync.WaitGroup
+	for i, n := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := inHost(root, n, script)
+			results[i] = result{out, err, time.Since(start)}
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.err != nil {
+			ts.Fatalf("fault: host %s: %q did not hold within %s: %v\n%s", hosts[i], args[1], timeout, r.err, r.out)
+		}
+		ts.Logf("host %s: %q held after %.1fs", hosts[i], args[1], r.after.Seconds())
+	}
 }
 
 // dockerd -------------------------------------------------------------------
