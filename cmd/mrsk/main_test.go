@@ -72,6 +72,12 @@ func TestSandbox(t *testing.T) {
 				return err
 			}
 			e.Defer(unlock)
+			// How long each scenario held the sandbox, for scripts/test's
+			// summary (go test shows no log of a passing test).
+			start := time.Now()
+			e.Defer(func() {
+				noteDuration(filepath.Join(sandboxState(), "e2e-times"), strings.TrimPrefix(filepath.Base(e.WorkDir), "script-"), time.Since(start))
+			})
 			if err := resetSandbox(root, e.Getenv); err != nil {
 				return err
 			}
@@ -85,6 +91,17 @@ func TestSandbox(t *testing.T) {
 		Cmds:                commands(root),
 		RequireExplicitExec: true,
 	})
+}
+
+// noteDuration appends "SECONDS NAME" to file; a failure to write only
+// loses the line.
+func noteDuration(file, name string, d time.Duration) {
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(f, "%6.1f %s\n", d.Seconds(), name)
+	f.Close()
 }
 
 // resetSandbox removes every container and mrsk's state from each sandbox
