@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -111,6 +112,10 @@ func resetSandbox(root string, _ func(string) string) error {
 	if err != nil {
 		return err
 	}
+	// The hosts at once: a reset is mostly waiting on each engine.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, _ := strings.Cut(line, "=")
 		runtime := map[string]string{"MRSK_SANDBOX_HOSTS": "docker", "MRSK_SANDBOX_PODMAN_HOSTS": "podman"}[k]
@@ -119,14 +124,21 @@ func resetSandbox(root string, _ func(string) string) error {
 		}
 		for _, ip := range strings.Split(strings.TrimSpace(v), ",") {
 			n := sandboxHostNumber(ip)
-			cmd := exec.Command(filepath.Join(root, "sandbox", "sandbox.sh"), "exec", n, "sh", "-c",
-				`ids=$(`+runtime+` ps -aq); [ -z "$ids" ] || `+runtime+` rm -f $ids >/dev/null; rm -rf /root/.mrsk`)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("reset sandbox host %s (%s): %v\n%s", n, ip, err, out)
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cmd := exec.Command(filepath.Join(root, "sandbox", "sandbox.sh"), "exec", n, "sh", "-c",
+					`ids=$(`+runtime+` ps -aq); [ -z "$ids" ] || `+runtime+` rm -f $ids >/dev/null; rm -rf /root/.mrsk`)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("reset sandbox host %s (%s): %v\n%s", n, ip, err, out))
+					mu.Unlock()
+				}
+			}()
 		}
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // sandboxHostNumber is N of sandbox host hN at 10.77.0.(10+N).
