@@ -240,29 +240,11 @@ func (rt *Runtime) containerIP(t *starlark.Thread, host string, ctr starlark.Val
 // sp (both children, their weights, each child's server) and routers are
 // enabled, or ctx ends.
 func (rt *Runtime) awaitSplit(ctx context.Context, host, key string, sp dynamic.Split, routers []string) error {
-	client := rt.httpClient(host)
-	var last string
-	for {
-		ip, err := rt.traefikIPCtx(ctx, host)
-		if err == nil {
-			last, err = awaitSplitOnce(ctx, client, ip, key, sp, routers)
-			if err == nil && last == "" {
-				return nil
-			}
-			var rejected *routerRejected
-			if errors.As(err, &rejected) {
-				return err
-			}
-		}
-		if err != nil {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("last seen: %s", last)
-		case <-time.After(pollEvery):
-		}
-	}
+	return rt.pollTraefik(ctx, host, func(ctx context.Context, client *http.Client, ip string) (string, bool, error) {
+		last, err := awaitSplitOnce(ctx, client, ip, key, sp, routers)
+		var rejected *routerRejected
+		return last, err == nil && last == "" || errors.As(err, &rejected), err
+	})
 }
 
 func awaitSplitOnce(ctx context.Context, c *http.Client, ip, key string, sp dynamic.Split, routers []string) (string, error) {

@@ -3,6 +3,7 @@ package builtins
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path"
 	"slices"
 	"strconv"
@@ -192,28 +193,13 @@ func (rt *Runtime) markGen() string {
 // (Traefik has applied a reading of the route directory taken after the
 // restore), or ctx ends.
 func (rt *Runtime) awaitMark(ctx context.Context, host, key, gen string) error {
-	client := rt.httpClient(host)
-	last := "no mark"
-	for {
-		ip, err := rt.traefikIPCtx(ctx, host)
-		if err == nil {
-			var got string
-			if got, err = traefik.Mark(ctx, client, ip, key); err == nil {
-				if got == gen {
-					return nil
-				}
-				last = fmt.Sprintf("mark %q, not yet %q", got, gen)
-			}
+	return rt.pollTraefik(ctx, host, func(ctx context.Context, client *http.Client, ip string) (string, bool, error) {
+		got, err := traefik.Mark(ctx, client, ip, key)
+		if err != nil || got == gen {
+			return "", err == nil, err
 		}
-		if err != nil {
-			last = err.Error()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("last seen: %s", last)
-		case <-time.After(pollEvery):
-		}
-	}
+		return fmt.Sprintf("mark %q, not yet %q", got, gen), false, nil
+	})
 }
 
 func (rt *Runtime) undoContainer(ctx context.Context, sw *hostSwitch, wait time.Duration) error {

@@ -264,28 +264,45 @@ const (
 // ctx ends; the error then says what was last seen: the servers, or the
 // router Traefik has not loaded or rejected, with its own error text.
 func (rt *Runtime) awaitServers(ctx context.Context, host, key string, want, routers []string) error {
+	var rejectedSince time.Time
+	return rt.pollTraefik(ctx, host, func(ctx context.Context, client *http.Client, ip string) (string, bool, error) {
+		last, err := awaitOnce(ctx, client, ip, key, want, routers)
+		if err == nil && last == "" {
+			return "", true, nil
+		}
+		// A refusal that lasts past Traefik's reload throttle (500ms)
+		// is the new file's, not a previous one's with the same
+		// server: no use waiting for the timeout.
+		var rejected *routerRejected
+		switch {
+		case !errors.As(err, &rejected):
+			rejectedSince = time.Time{}
+		case rejectedSince.IsZero():
+			rejectedSince = time.Now()
+		case time.Since(rejectedSince) > rejectedFor:
+			return "", true, err
+		}
+		return last, false, err
+	})
+}
+
+// pollTraefik calls check with Traefik's address on host every pollEvery
+// until check reports done (with its error: nil, or one waiting cannot
+// mend) or ctx ends; the error then says what check last saw (its
+// description, or its error).
+func (rt *Runtime) pollTraefik(ctx context.Context, host string, check func(ctx context.Context, client *http.Client, ip string) (seen string, done bool, err error)) error {
 	client := rt.httpClient(host)
 	var last string
-	var rejectedSince time.Time
 	for {
 		ip, err := rt.traefikIPCtx(ctx, host)
 		if err == nil {
-			last, err = awaitOnce(ctx, client, ip, key, want, routers)
-			if err == nil && last == "" {
-				return nil
-			}
-			// A refusal that lasts past Traefik's reload throttle (500ms)
-			// is the new file's, not a previous one's with the same
-			// server: no use waiting for the timeout.
-			var rejected *routerRejected
-			switch {
-			case !errors.As(err, &rejected):
-				rejectedSince = time.Time{}
-			case rejectedSince.IsZero():
-				rejectedSince = time.Now()
-			case time.Since(rejectedSince) > rejectedFor:
+			var seen string
+			var done bool
+			seen, done, err = check(ctx, client, ip)
+			if done {
 				return err
 			}
+			last = seen
 		}
 		if err != nil {
 			last = err.Error()

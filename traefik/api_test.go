@@ -25,9 +25,7 @@ func TestServers(t *testing.T) {
 	defer srv.Close()
 	// The client dials the test server whatever the address, as the SSH
 	// dialer reaches the host's Traefik whatever the local network.
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
-	}}}
+	client := serverClient(srv)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		key     string
@@ -72,9 +70,7 @@ func TestRouter(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
-	}}}
+	client := serverClient(srv)
 	for _, tc := range []struct {
 		name    string
 		enabled bool
@@ -96,4 +92,12 @@ func TestRouter(t *testing.T) {
 			t.Errorf("Router(%s) = %+v (%s), want enabled %v, %q", tc.name, got, got, tc.enabled, tc.says)
 		}
 	}
+}
+
+// serverClient is an HTTP client that reaches srv whatever address it is
+// asked for, as the SSH connection reaches Traefik's.
+func serverClient(srv *httptest.Server) *http.Client {
+	return &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+	}}}
 }

@@ -2,7 +2,6 @@ package traefik
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -33,9 +32,7 @@ func TestWeightedAndMetrics(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
-	}}}
+	client := serverClient(srv)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		key  string

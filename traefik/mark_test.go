@@ -2,7 +2,6 @@ package traefik
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -45,9 +44,7 @@ func TestMark(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
-	}}}
+	client := serverClient(srv)
 	for _, tc := range []struct {
 		key, want string
 		err       bool
