@@ -141,12 +141,12 @@ func (rt *Runtime) routeCanary(t *starlark.Thread, host, role string, ctr, old s
 	port := rt.healthcheck(role).Port
 	oldURL, newURL := fmt.Sprintf("http://%s:%d", oldIP, port), fmt.Sprintf("http://%s:%d", ip, port)
 	split := &dynamic.Canary{URL: newURL, Weight: weight,
-		Stable: canaryService(key, attr(old, "version")), New: canaryService(key, attr(ctr, "version"))}
-	content, routers, err := rt.renderRoute(host, role, oldURL, split)
+		Stable: canaryService(key, attr(old, "version")), New: canaryService(key, attr(ctr, "version")), Container: attr(ctr, "name")}
+	content, routers, err := rt.renderRoute(host, role, oldURL, attr(old, "name"), split)
 	if err != nil {
 		return nil, fmt.Errorf("traefik_route: %w", err)
 	}
-	plain, plainRouters, err := rt.renderRoute(host, role, oldURL, nil)
+	plain, plainRouters, err := rt.renderRoute(host, role, oldURL, attr(old, "name"), nil)
 	if err != nil {
 		return nil, fmt.Errorf("traefik_route: %w", err)
 	}
@@ -197,8 +197,9 @@ type routeTarget struct {
 	servers, routers []string
 }
 
-// renderRoute is role's route file to url (split with a canary when set).
-func (rt *Runtime) renderRoute(host, role, url string, split *dynamic.Canary) ([]byte, []string, error) {
+// renderRoute is role's route file to url, the address of container name
+// (split with a canary when set).
+func (rt *Runtime) renderRoute(host, role, url, name string, split *dynamic.Canary) ([]byte, []string, error) {
 	r, err := rt.role(role)
 	if err != nil {
 		return nil, nil, err
@@ -208,7 +209,7 @@ func (rt *Runtime) renderRoute(host, role, url string, split *dynamic.Canary) ([
 		return nil, nil, fmt.Errorf("labels of role %s: %w", role, err)
 	}
 	o := rt.routeOptions(host, role, url)
-	o.Canary = split
+	o.Container, o.Canary = name, split
 	return labels.Render(o)
 }
 

@@ -109,8 +109,20 @@ func (rt *Runtime) preflight(ctx context.Context, hosts []string) error {
 			case err != nil:
 				errs[i] = fmt.Errorf("checking %s on %s: %w", e.Bin(), h, err)
 			default:
-				if info := container.ParsePreflight(res.Stdout); info.NoSystemd && !res.Planned {
+				info := container.ParsePreflight(res.Stdout)
+				switch {
+				case res.Planned || !info.NoSystemd:
+				case e == container.Podman:
 					rt.noteOnce("nosystemd "+h, h, "no systemd on this host: Podman containers will not start again after a reboot (mrsk installs "+container.BootUnit+" for systemd)")
+				default:
+					why := map[string]string{
+						"nonroot": "connected as " + rt.sshUser(h) + ", not root, mrsk cannot install " + container.DockerRoutesUnit,
+						"failed":  "mrsk could not install or enable " + container.DockerRoutesUnit,
+					}[info.Unit]
+					if why == "" {
+						why = "no systemd on this host to run " + container.DockerRoutesUnit
+					}
+					rt.noteOnce("nosystemd "+h, h, why+": after Docker restarts (a reboot, an upgrade), routes may name old addresses until the next deploy")
 				}
 			}
 		})

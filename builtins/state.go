@@ -20,7 +20,7 @@ func (rt *Runtime) stateFiles(traefik bool) []string {
 	for _, r := range rt.Config.Roles {
 		key := rt.roleKey(r.Name)
 		p := rt.routePaths(key)
-		files = append(files, quote(p.route), p.all, quote(p.lock), quote(rt.envFile(r.Name)), quote(path.Join(runDir, key))+"-*")
+		files = append(files, quote(p.route), quote(p.mark), p.all, quote(p.lock), quote(rt.envFile(r.Name)), quote(path.Join(runDir, key))+"-*")
 	}
 	files = append(files, quote(rt.auditFile()))
 	if traefik {
@@ -42,8 +42,10 @@ func bRemoveState(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args sta
 		return nil, err
 	}
 	line := "rm -rf " + strings.Join(rt.stateFiles(traefik), " ")
-	if e := rt.engine(host); traefik && e == container.Podman {
-		// The boot unit goes with the last container it would start.
+	// mrsk's unit goes with the last container it would start (Podman,
+	// where Traefik goes last) or the last route it would mend (Docker,
+	// where preflight installs it on every host).
+	if e := rt.engine(host); traefik || e != container.Podman {
 		line += "; " + e.BootCleanup()
 	}
 	line += "; find " + stateDir + " -mindepth 1 -depth -type d -empty -delete 2>/dev/null; true"

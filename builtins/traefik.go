@@ -142,17 +142,10 @@ func (rt *Runtime) routeOptions(host, role, url string) dynamic.Options {
 }
 
 // routeFileFor is role's route file (its labels, merged and decoded, made
-// into Traefik's dynamic configuration) to url, and the routers it holds.
-func (rt *Runtime) routeFileFor(host, role, url string) ([]byte, []string, error) {
-	r, err := rt.role(role)
-	if err != nil {
-		return nil, nil, err
-	}
-	labels, err := dynamic.Decode(rt.Config.RouteLabels(r))
-	if err != nil {
-		return nil, nil, fmt.Errorf("labels of role %s: %w", role, err)
-	}
-	file, routers, err := labels.Render(rt.routeOptions(host, role, url))
+// into Traefik's dynamic configuration) to url, the address of container
+// name, and the routers it holds.
+func (rt *Runtime) routeFileFor(host, role, url, name string) ([]byte, []string, error) {
+	file, routers, err := rt.renderRoute(host, role, url, name, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("labels of role %s: %w", role, err)
 	}
@@ -192,7 +185,7 @@ func bTraefikRoute(rt *Runtime, t *starlark.Thread, b *starlark.Builtin, args st
 	// containers keep serving. The cost: a daemon restart or a reboot may
 	// re-address containers, and the next deploy rewrites the route.
 	url := fmt.Sprintf("http://%s:%d", ip, rt.healthcheck(role).Port)
-	content, routers, err := rt.routeFileFor(host, role, url)
+	content, routers, err := rt.routeFileFor(host, role, url, attr(ctr, "name"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Name(), err)
 	}

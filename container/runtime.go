@@ -83,25 +83,101 @@ func (r Runtime) Changed(line string) string {
 func (r Runtime) Preflight() string {
 	b := r.Bin()
 	check := fmt.Sprintf(`command -v %s >/dev/null 2>&1 || exit 127; `, b)
+	install := func(file, content, mode string) string {
+		return `printf '%s' ` + shellwords.Quote(content) + ` | sed "s|@HOME@|$HOME|g" >` + file + `.new && chmod ` + mode + ` ` + file + `.new && ` +
+			`{ cmp -s ` + file + `.new ` + file + ` && rm -f ` + file + `.new || mv -f ` + file + `.new ` + file + `; }`
+	}
+	// systemctl enable works with or without a running systemd (it links
+	// the unit); only a host without systemctl has neither unit.
+	enable := func(unit string) string {
+		return `sd=no; if command -v systemctl >/dev/null 2>&1; then sd=yes; systemctl is-enabled --quiet ` + unit + ` 2>/dev/null || systemctl enable ` + unit + ` >/dev/null 2>&1 || sd=failed; fi; `
+	}
 	if r == Podman {
-		install := func(file, content, mode string) string {
-			return `printf '%s' ` + shellwords.Quote(content) + ` | sed "s|@HOME@|$HOME|g" >` + file + `.new && chmod ` + mode + ` ` + file + `.new && ` +
-				`{ cmp -s ` + file + `.new ` + file + ` && rm -f ` + file + `.new || mv -f ` + file + `.new ` + file + `; }`
-		}
 		return check +
 			`v=$(podman version --format '{{.Client.Version}}' 2>&1) || { printf '%s\n' "$v" | tail -n 3 >&2; exit 125; }; ` +
 			`[ "$(id -u)" = 0 ] || exit 126; ` +
 			`mkdir -p "$HOME"/.mrsk /etc/systemd/system && ` + install(`"$HOME"/`+BootScript, bootScript, "0755") + ` && ` +
 			install(`/etc/systemd/system/`+BootUnit, bootUnit, "0644") + ` || exit 1; ` +
-			// systemctl enable works with or without a running systemd (it
-			// links the unit); only a host without systemctl has no boot.
-			`sd=no; if command -v systemctl >/dev/null 2>&1; then sd=yes; systemctl is-enabled --quiet ` + BootUnit + ` 2>/dev/null || systemctl enable ` + BootUnit + ` >/dev/null 2>&1 || sd=failed; fi; ` +
+			enable(BootUnit) +
 			`echo "MRSK_RUNTIME podman $v systemd=$sd"`
 	}
+	// Docker: the routes unit needs root to be installed; a docker-group
+	// user deploys without it (ParsePreflight says so).
 	return check +
 		`v=$(docker version --format '{{.Server.Version}}' 2>&1) || { printf '%s\n' "$v" | tail -n 3 >&2; exit 125; }; ` +
-		`echo "MRSK_RUNTIME docker $v"`
+		// A host where the unit cannot be written still deploys.
+		`if [ "$(id -u)" != 0 ]; then sd=nonroot; ` +
+		`elif { mkdir -p "$HOME"/.mrsk /etc/systemd/system && ` + install(`"$HOME"/`+DockerRoutesScript, dockerRoutesScript, "0755") + ` && ` +
+		install(`/etc/systemd/system/`+DockerRoutesUnit, dockerRoutesUnit, "0644") + `; } 2>/dev/null; then ` +
+		enable(DockerRoutesUnit) +
+		`else sd=failed; fi; ` +
+		`echo "MRSK_RUNTIME docker $v systemd=$sd"`
 }
+
+// DockerRoutesUnit is the systemd unit that runs DockerRoutesScript each
+// time Docker's daemon starts (a reboot, an upgrade, a restart);
+// Preflight installs and enables it on Docker hosts when mrsk connects as
+// root.
+const DockerRoutesUnit = "mrsk-docker-routes.service"
+
+// DockerRoutesScript (in the SSH user's home) gives Traefik's route files
+// the addresses Docker gave their containers when its daemon started:
+// Docker allocates addresses afresh then (measured on Docker 20.10: two
+// containers of three moved after a daemon restart), while routes name
+// addresses, so a route would reach no container, or another one. Each
+// route file names the container behind each address in a comment
+// (dynamic.ContainerComment).
+const DockerRoutesScript = ".mrsk/docker-routes.sh"
+
+const dockerRoutesUnit = `# Written by mrsk: after Docker's daemon starts, gives Traefik's routes
+# (@HOME@/` + RoutesDir + `) the addresses Docker gave their containers.
+[Unit]
+Description=mrsk: point Traefik's routes at the containers' addresses after Docker starts
+After=docker.service
+PartOf=docker.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=true
+ExecStart=/bin/sh @HOME@/` + DockerRoutesScript + `
+
+[Install]
+WantedBy=docker.service
+`
+
+// dockerRoutesScript is DockerRoutesScript's text; @HOME@ as in bootUnit.
+const dockerRoutesScript = `#!/bin/sh
+# Written by mrsk, run by ` + DockerRoutesUnit + ` when Docker starts.
+dir=@HOME@/` + RoutesDir + `
+ls "$dir"/*.yml >/dev/null 2>&1 || exit 0
+# Docker starts unless-stopped containers as its daemon starts; allow it a minute.
+end=$(( $(date +%s) + 60 ))
+until docker version >/dev/null 2>&1; do [ "$(date +%s)" -lt "$end" ] || exit 0; sleep 1; done
+for r in "$dir"/*.yml; do
+  [ -f "$r" ] || continue
+  a= b= n=0
+  for pair in $(sed -n 's|^# mrsk-container \([^ ]*\) //\([0-9.]*\):$|\1=\2|p' "$r"); do
+    name=${pair%%=*} old=${pair#*=}
+    while :; do
+      new=$(docker inspect -f '{{if .State.Running}}{{with index .NetworkSettings.Networks "` + Network + `"}}{{.IPAddress}}{{end}}{{end}}' "$name" 2>/dev/null) || break
+      [ -z "$new" ] && [ "$(date +%s)" -lt "$end" ] || break
+      sleep 1
+    done
+    [ -n "$new" ] && [ "$new" != "$old" ] || continue
+    n=$((n + 1))
+    # two passes through placeholders: addresses may trade places
+    a="$a -e s|//$(echo "$old" | sed 's/\./\\./g')\([:/]\)|//@$n@\1|g"
+    b="$b -e s|//@$n@\([:/]\)|//$new\1|g"
+  done
+  [ -n "$a" ] || continue
+  key=$(basename "$r" .yml)
+  t=@HOME@/.mrsk/$key.routes.$$
+  mkdir -p @HOME@/.mrsk/traefik/previous
+  # under the route's lock: a deploy's write never interleaves
+  ( set -f; flock 9 && sed $a $b "$r" >"$t" && mv -f "$t" "$r" ) 9>@HOME@/.mrsk/traefik/previous/lock."$key" || rm -f "$t"
+done
+exit 0
+`
 
 // bootUnit is BootUnit's text; @HOME@ becomes the SSH user's home.
 const bootUnit = `# Written by mrsk: starts the containers mrsk left running on this Podman
@@ -150,9 +226,14 @@ exit 0
 // PreflightInfo is what Preflight printed.
 type PreflightInfo struct {
 	Version string
-	// NoSystemd: a Podman host without systemd, where nothing starts the
-	// containers after a reboot.
+	// NoSystemd: a host where mrsk's unit (BootUnit on Podman,
+	// DockerRoutesUnit on Docker) is not enabled: no systemctl, or (Docker)
+	// mrsk connects as a user other than root.
 	NoSystemd bool
+	// Unit says why the unit is not enabled when NoSystemd: "no" (no
+	// systemctl), "failed" (it could not be written or enabled),
+	// "nonroot" (Docker, not connected as root).
+	Unit string
 }
 
 // ParsePreflight reads Preflight's output.
@@ -163,6 +244,9 @@ func ParsePreflight(out string) PreflightInfo {
 		if len(f) >= 3 && f[0] == "MRSK_RUNTIME" {
 			info.Version = f[2]
 			info.NoSystemd = len(f) >= 4 && f[3] != "systemd=yes"
+			if info.NoSystemd {
+				info.Unit = strings.TrimPrefix(f[3], "systemd=")
+			}
 		}
 	}
 	return info
@@ -256,8 +340,16 @@ var stateRE = regexp.MustCompile(`\.State(\W|$)`)
 
 // BootCleanup removes BootUnit, BootScript and BootFile when BootFile
 // lists no container any more (the host's last service was removed);
-// another service's containers keep them.
+// another service's containers keep them. On Docker it removes
+// DockerRoutesUnit and DockerRoutesScript when no route names a container.
 func (r Runtime) BootCleanup() string {
+	if r != Podman {
+		// Docker: the routes unit goes with the last route that names a
+		// container.
+		return `if ! grep -qs '^# mrsk-container ' "$HOME"/` + RoutesDir + `/*.yml; then ` +
+			`{ ! command -v systemctl >/dev/null 2>&1 || systemctl disable ` + DockerRoutesUnit + ` >/dev/null 2>&1; }; ` +
+			`rm -f /etc/systemd/system/` + DockerRoutesUnit + ` "$HOME"/` + DockerRoutesScript + `; fi`
+	}
 	return `if [ ! -s "$HOME"/` + BootFile + ` ]; then ` +
 		`{ ! command -v systemctl >/dev/null 2>&1 || systemctl disable ` + BootUnit + ` >/dev/null 2>&1; }; ` +
 		`rm -f /etc/systemd/system/` + BootUnit + ` "$HOME"/` + BootScript + ` "$HOME"/` + BootFile + `; fi`

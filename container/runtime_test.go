@@ -118,8 +118,15 @@ func TestPreflightParse(t *testing.T) {
 	if i := ParsePreflight("noise\nMRSK_RUNTIME podman 4.3.1 systemd=no\n"); i.Version != "4.3.1" || !i.NoSystemd {
 		t.Errorf("podman: %+v", i)
 	}
-	if i := ParsePreflight("MRSK_RUNTIME docker 20.10.24\n"); i.Version != "20.10.24" || i.NoSystemd {
-		t.Errorf("docker: %+v", i)
+	for out, want := range map[string]PreflightInfo{
+		"MRSK_RUNTIME docker 20.10.24\n":                 {Version: "20.10.24"},
+		"MRSK_RUNTIME docker 20.10.24 systemd=yes\n":     {Version: "20.10.24"},
+		"MRSK_RUNTIME docker 20.10.24 systemd=nonroot\n": {Version: "20.10.24", NoSystemd: true, Unit: "nonroot"},
+		"MRSK_RUNTIME docker 28.2.2 systemd=failed\n":    {Version: "28.2.2", NoSystemd: true, Unit: "failed"},
+	} {
+		if got := ParsePreflight(out); got != want {
+			t.Errorf("ParsePreflight(%q) = %+v, want %+v", out, got, want)
+		}
 	}
 	for code, want := range map[int]string{127: "podman is not installed on h1", 126: "rootless as deploy", 125: "does not answer: boom"} {
 		if err := Podman.PreflightError("h1", "deploy", code, "boom\n"); !strings.Contains(err.Error(), want) {
@@ -170,5 +177,83 @@ esac
 	want := "servers:\n  - url: http://10.89.0.4:3000\n  - url: http://10.89.0.3:3000\n  - url: http://10.89.0.30:3000\n"
 	if string(got) != want {
 		t.Errorf("route after boot:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// The Docker routes script, with a stand-in docker: in each route file,
+// the addresses its comments name move to where their containers are now
+// (two of them trading places, one in two files), an address of a
+// container that is gone or stopped and one that did not move stay, and a
+// file no container moved in is not rewritten.
+func TestDockerRoutesScript(t *testing.T) {
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Skip("no flock here")
+	}
+	home := t.TempDir()
+	bin := t.TempDir()
+	fake := `#!/bin/sh
+case "$1" in
+version) exit 0 ;;
+inspect) case "$4" in
+  a) echo 172.18.0.4 ;; b) echo 172.18.0.3 ;; same) echo 172.18.0.9 ;;
+  stopped) echo ;; *) exit 1 ;; esac ;;
+esac
+`
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(bin, "docker"), []byte(fake), 0o755))
+	must(os.MkdirAll(filepath.Join(home, RoutesDir), 0o755))
+	write := func(name, content string) {
+		must(os.WriteFile(filepath.Join(home, RoutesDir, name), []byte(content), 0o644))
+	}
+	split := "- url: http://172.18.0.3:3000\n- url: http://172.18.0.4:3000\n- url: http://172.18.0.30:3000\n" +
+		"# mrsk-container a //172.18.0.3:\n# mrsk-container b //172.18.0.4:\n"
+	write("app-web.yml", split)
+	write("app-api.yml", "- url: https://172.18.0.3/\n# mrsk-container a //172.18.0.3:\n")
+	still := "- url: http://172.18.0.9:3000\n- url: http://172.18.0.7:3000\n- url: http://172.18.0.8:3000\n" +
+		"# mrsk-container same //172.18.0.9:\n# mrsk-container gone //172.18.0.7:\n# mrsk-container stopped //172.18.0.8:\n"
+	write("other-web.yml", still)
+	write("_mrsk_api.yml", "- url: http://172.18.0.3:8080\n")
+	before, _ := os.Stat(filepath.Join(home, RoutesDir, "other-web.yml"))
+
+	script := strings.ReplaceAll(dockerRoutesScript, "@HOME@", home)
+	// The deadline for containers to run again is a minute; "stopped"
+	// would hold the test that long: the script's clock runs fast here.
+	script = strings.Replace(script, "+ 60 ))", "+ 1 ))", 1)
+	cmd := exec.Command("/bin/sh", "-c", script)
+	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + home}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("routes script: %v\n%s", err, out)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(home, RoutesDir, name))
+		must(err)
+		return string(b)
+	}
+	if got, want := read("app-web.yml"), "- url: http://172.18.0.4:3000\n- url: http://172.18.0.3:3000\n- url: http://172.18.0.30:3000\n"+
+		"# mrsk-container a //172.18.0.4:\n# mrsk-container b //172.18.0.3:\n"; got != want {
+		t.Errorf("app-web.yml:\n%s\nwant\n%s", got, want)
+	}
+	if got, want := read("app-api.yml"), "- url: https://172.18.0.4/\n# mrsk-container a //172.18.0.4:\n"; got != want {
+		t.Errorf("app-api.yml:\n%s\nwant\n%s", got, want)
+	}
+	if got := read("other-web.yml"); got != still {
+		t.Errorf("other-web.yml changed:\n%s", got)
+	}
+	if after, _ := os.Stat(filepath.Join(home, RoutesDir, "other-web.yml")); !os.SameFile(before, after) {
+		t.Error("other-web.yml was rewritten (Traefik would reload for nothing)")
+	}
+	if got := read("_mrsk_api.yml"); got != "- url: http://172.18.0.3:8080\n" {
+		t.Errorf("_mrsk_api.yml changed: %s", got)
+	}
+	entries, _ := os.ReadDir(filepath.Join(home, ".mrsk"))
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".routes.") {
+			t.Errorf("temporary file left: %s", e.Name())
+		}
 	}
 }

@@ -25,8 +25,9 @@ package main
 //	                                 SIGKILL (a crash), SIGTERM (an orderly stop:
 //	                                 dockerd then stops every container), SIGSTOP (a
 //	                                 hung daemon), SIGCONT, or restart host N's
-//	                                 dockerd with the same arguments as before, then
-//	                                 wait until it answers. A dockerd left stopped,
+//	                                 dockerd with the same arguments as before, wait
+//	                                 until it answers, and run the units enabled in
+//	                                 docker.service.wants as systemd would. A dockerd left stopped,
 //	                                 killed or frozen is restarted (thawed) when the
 //	                                 script ends, pass or fail.
 //	fault sshd-drop N [REGEXP]       SIGKILL every per-connection sshd process in
@@ -463,6 +464,13 @@ func faultDockerd(ts *testscript.TestScript, root string, args []string) {
 			ts.Fatalf("fault: %v", err)
 		}
 		ts.Logf("host %s: dockerd answers again after %.1fs", n, time.Since(start).Seconds())
+		// Then, as systemd would, the units enabled to start with
+		// docker.service (mrsk's routes unit).
+		if out, err := inHost(root, n, `for u in /etc/systemd/system/docker.service.wants/*.service; do [ -e "$u" ] || continue; c=$(sed -n 's/^ExecStart=//p' "$u" | head -n 1); [ -z "$c" ] || sh -c "$c" || { echo "$u failed"; exit 1; }; echo "ran $(basename "$u")"; done`); err != nil {
+			ts.Fatalf("fault: host %s: units wanted by docker.service: %v\n%s", n, err, out)
+		} else if out = strings.TrimSpace(out); out != "" {
+			ts.Logf("host %s: %s", n, out)
+		}
 	default:
 		ts.Fatalf("fault dockerd: unknown action %q", action)
 	}

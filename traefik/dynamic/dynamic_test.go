@@ -406,8 +406,8 @@ func TestRenderCanary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Key: "hey-web", URL: "http://10.0.0.5:3000",
-		Canary: &Canary{URL: "http://10.0.0.6:3000", Weight: 10, Stable: "hey-web--v1", New: "hey-web--v2"}}
+	o := Options{Key: "hey-web", URL: "http://10.0.0.5:3000", Container: "hey-web-v1",
+		Canary: &Canary{URL: "http://10.0.0.6:3000", Weight: 10, Stable: "hey-web--v1", New: "hey-web--v2", Container: "hey-web-v2"}}
 	file, routers, err := l.Render(o)
 	if err != nil {
 		t.Fatal(err)
@@ -437,6 +437,8 @@ func TestRenderCanary(t *testing.T) {
         servers:
           - url: http://10.0.0.6:3000
         passHostHeader: false
+# mrsk-container hey-web-v1 //10.0.0.5:
+# mrsk-container hey-web-v2 //10.0.0.6:
 `
 	if string(file) != want {
 		t.Errorf("canary route:\n%s\nwant\n%s", file, want)
@@ -464,6 +466,21 @@ func TestRenderCanary(t *testing.T) {
 	} {
 		if _, _, err := l.Render(Options{Key: "hey-web", URL: "http://10.0.0.5:3000", Canary: bad}); err == nil {
 			t.Errorf("%+v: no error", bad)
+		}
+	}
+}
+
+// The comment that names a server's container: from the URL's address,
+// none without a name or an address.
+func TestContainerComment(t *testing.T) {
+	for _, tc := range []struct{ name, url, want string }{
+		{"hey-web-v2", "http://172.18.0.4:3000", "# mrsk-container hey-web-v2 //172.18.0.4:\n"},
+		{"hey-web-v2", "https://172.18.0.4", "# mrsk-container hey-web-v2 //172.18.0.4:\n"},
+		{"", "http://172.18.0.4:3000", ""},
+		{"hey-web-v2", "::bad", ""},
+	} {
+		if got := ContainerComment(tc.name, tc.url); got != tc.want {
+			t.Errorf("ContainerComment(%q, %q) = %q, want %q", tc.name, tc.url, got, tc.want)
 		}
 	}
 }

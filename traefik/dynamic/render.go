@@ -43,6 +43,9 @@ type Options struct {
 	// becomes a weighted service over two child services, one per
 	// version, so Traefik counts each version's requests apart.
 	Canary *Canary
+	// Container, when set, names URL's container in the file (see
+	// ContainerComment).
+	Container string
 }
 
 // Canary is a weighted split of a role's traffic between the version that
@@ -52,6 +55,22 @@ type Canary struct {
 	Weight int    // its share in percent, 1..99
 	// The child services' names, e.g. "hey-web--v1" and "hey-web--v2".
 	Stable, New string
+	// Container, when set, names URL's container in the file.
+	Container string
+}
+
+// ContainerComment is the comment line that names the container behind
+// an address in a route file: "# mrsk-container NAME //ADDR:". Routes name
+// addresses, and Docker hands out new ones when its daemon restarts; the
+// script mrsk installs for that (container.DockerRoutesScript) finds here
+// which container each address was, and rewrites every "//ADDR:" in the
+// file, this line's included, to the address the container has now.
+func ContainerComment(name, serverURL string) string {
+	u, err := url.Parse(serverURL)
+	if err != nil || name == "" || u.Hostname() == "" {
+		return ""
+	}
+	return "# mrsk-container " + name + " //" + u.Hostname() + ":\n"
 }
 
 // Build is the dynamic configuration of the role's route: the router and
@@ -291,6 +310,10 @@ func (l *Labels) Render(o Options) (file []byte, routers []string, err error) {
 	file, err = h.Marshal()
 	if err != nil {
 		return nil, nil, err
+	}
+	file = append(file, ContainerComment(o.Container, o.URL)...)
+	if c := o.Canary; c != nil {
+		file = append(file, ContainerComment(c.Container, c.URL)...)
 	}
 	return file, slices.Sorted(maps.Keys(h.Routers)), nil
 }
