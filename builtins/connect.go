@@ -113,7 +113,11 @@ func (rt *Runtime) preflight(ctx context.Context, hosts []string) error {
 				switch {
 				case res.Planned || !info.NoSystemd:
 				case e == container.Podman:
-					rt.noteOnce("nosystemd "+h, h, "no systemd on this host: Podman containers will not start again after a reboot (mrsk installs "+container.BootUnit+" for systemd)")
+					why := "no systemd on this host"
+					if info.Unit == "failed" {
+						why = "mrsk could not install or enable " + container.BootUnit
+					}
+					rt.noteOnce("nosystemd "+h, h, why+": Podman containers will not start again after a reboot (mrsk installs "+container.BootUnit+" for systemd)")
 				default:
 					why := map[string]string{
 						"nonroot": "connected as " + rt.sshUser(h) + ", not root, mrsk cannot install " + container.DockerRoutesUnit,
