@@ -139,8 +139,6 @@ func TestPreflightParse(t *testing.T) {
 // containers of the list are started, and route files get the addresses
 // the reboot gave, even when two containers traded addresses.
 func TestBootScript(t *testing.T) {
-	home := t.TempDir()
-	bin := t.TempDir()
 	fake := `#!/bin/sh
 case "$1" in
 start) shift; echo "$@" >>"$HOME/started" ;;
@@ -151,24 +149,11 @@ inspect) shift 3
   done ;;
 esac
 `
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(os.WriteFile(filepath.Join(bin, "podman"), []byte(fake), 0o755))
-	must(os.MkdirAll(filepath.Join(home, RoutesDir), 0o755))
-	must(os.WriteFile(filepath.Join(home, BootFile), []byte("a 10.89.0.3\nb 10.89.0.4\ntraefik\n"), 0o644))
-	route := "servers:\n  - url: http://10.89.0.3:3000\n  - url: http://10.89.0.4:3000\n  - url: http://10.89.0.30:3000\n"
-	must(os.WriteFile(filepath.Join(home, RoutesDir, "app.yml"), []byte(route), 0o644))
-	script := strings.ReplaceAll(bootScript, "@HOME@", home)
-	cmd := exec.Command("/bin/sh", "-c", script)
-	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + home}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("boot script: %v\n%s", err, out)
-	}
+	home := scriptHome(t, map[string]string{
+		BootFile:               "a 10.89.0.3\nb 10.89.0.4\ntraefik\n",
+		RoutesDir + "/app.yml": "servers:\n  - url: http://10.89.0.3:3000\n  - url: http://10.89.0.4:3000\n  - url: http://10.89.0.30:3000\n",
+	})
+	runScript(t, bootScript, home, "podman", fake)
 	started, _ := os.ReadFile(filepath.Join(home, "started"))
 	if strings.TrimSpace(string(started)) != "a b traefik" {
 		t.Errorf("started %q", started)
@@ -189,8 +174,6 @@ func TestDockerRoutesScript(t *testing.T) {
 	if _, err := exec.LookPath("flock"); err != nil {
 		t.Skip("no flock here")
 	}
-	home := t.TempDir()
-	bin := t.TempDir()
 	fake := `#!/bin/sh
 case "$1" in
 version) exit 0 ;;
@@ -199,39 +182,25 @@ inspect) case "$4" in
   stopped) echo ;; *) exit 1 ;; esac ;;
 esac
 `
-	must := func(err error) {
-		t.Helper()
+	still := "- url: http://172.18.0.9:3000\n- url: http://172.18.0.7:3000\n- url: http://172.18.0.8:3000\n" +
+		"# mrsk-container same //172.18.0.9:\n# mrsk-container gone //172.18.0.7:\n# mrsk-container stopped //172.18.0.8:\n"
+	home := scriptHome(t, map[string]string{
+		RoutesDir + "/app-web.yml": "- url: http://172.18.0.3:3000\n- url: http://172.18.0.4:3000\n- url: http://172.18.0.30:3000\n" +
+			"# mrsk-container a //172.18.0.3:\n# mrsk-container b //172.18.0.4:\n",
+		RoutesDir + "/app-api.yml":   "- url: https://172.18.0.3/\n# mrsk-container a //172.18.0.3:\n",
+		RoutesDir + "/other-web.yml": still,
+		RoutesDir + "/_mrsk_api.yml": "- url: http://172.18.0.3:8080\n",
+	})
+	before, _ := os.Stat(filepath.Join(home, RoutesDir, "other-web.yml"))
+
+	// The deadline for containers to run again is a minute; "stopped"
+	// would hold the test that long: the script's clock runs fast here.
+	runScript(t, strings.Replace(dockerRoutesScript, "+ 60 ))", "+ 1 ))", 1), home, "docker", fake)
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(home, RoutesDir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	must(os.WriteFile(filepath.Join(bin, "docker"), []byte(fake), 0o755))
-	must(os.MkdirAll(filepath.Join(home, RoutesDir), 0o755))
-	write := func(name, content string) {
-		must(os.WriteFile(filepath.Join(home, RoutesDir, name), []byte(content), 0o644))
-	}
-	split := "- url: http://172.18.0.3:3000\n- url: http://172.18.0.4:3000\n- url: http://172.18.0.30:3000\n" +
-		"# mrsk-container a //172.18.0.3:\n# mrsk-container b //172.18.0.4:\n"
-	write("app-web.yml", split)
-	write("app-api.yml", "- url: https://172.18.0.3/\n# mrsk-container a //172.18.0.3:\n")
-	still := "- url: http://172.18.0.9:3000\n- url: http://172.18.0.7:3000\n- url: http://172.18.0.8:3000\n" +
-		"# mrsk-container same //172.18.0.9:\n# mrsk-container gone //172.18.0.7:\n# mrsk-container stopped //172.18.0.8:\n"
-	write("other-web.yml", still)
-	write("_mrsk_api.yml", "- url: http://172.18.0.3:8080\n")
-	before, _ := os.Stat(filepath.Join(home, RoutesDir, "other-web.yml"))
-
-	script := strings.ReplaceAll(dockerRoutesScript, "@HOME@", home)
-	// The deadline for containers to run again is a minute; "stopped"
-	// would hold the test that long: the script's clock runs fast here.
-	script = strings.Replace(script, "+ 60 ))", "+ 1 ))", 1)
-	cmd := exec.Command("/bin/sh", "-c", script)
-	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + home}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("routes script: %v\n%s", err, out)
-	}
-	read := func(name string) string {
-		b, err := os.ReadFile(filepath.Join(home, RoutesDir, name))
-		must(err)
 		return string(b)
 	}
 	if got, want := read("app-web.yml"), "- url: http://172.18.0.4:3000\n- url: http://172.18.0.3:3000\n- url: http://172.18.0.30:3000\n"+
@@ -255,5 +224,37 @@ esac
 		if strings.Contains(e.Name(), ".routes.") {
 			t.Errorf("temporary file left: %s", e.Name())
 		}
+	}
+}
+
+// scriptHome is a home directory for a host script, holding files (paths
+// relative to it).
+func scriptHome(t *testing.T, files map[string]string) string {
+	t.Helper()
+	home := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(home, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return home
+}
+
+// runScript runs script (its @HOME@ made home) with sh, a stand-in for
+// tool first on the PATH.
+func runScript(t *testing.T, script, home, tool, fake string) {
+	t.Helper()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, tool), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", strings.ReplaceAll(script, "@HOME@", home))
+	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + home}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s script: %v\n%s", tool, err, out)
 	}
 }
